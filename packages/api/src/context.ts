@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+import type { Config, Logger } from '@woopdi/core';
+import type { Db, SystemRole } from '@woopdi/db';
+import type { AccessTokens } from './services/access-tokens.js';
+
+/** Long-lived things a request needs; built once per process by the server. */
+export interface ApiDeps {
+  db: Db;
+  config: Config;
+  logger: Logger;
+  accessTokens: AccessTokens;
+}
+
+export interface RequestMeta {
+  requestId: string;
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export interface Context extends ApiDeps, RequestMeta {
+  /** Bearer token from the Authorization header, or `token` in websocket connection params. */
+  accessToken: string | null;
+}
+
+/** Set by the auth middleware. */
+export interface Session {
+  userId: string;
+  sessionId: string;
+  systemRole: SystemRole;
+  email: string;
+}
+
+interface ContextOptions {
+  req: IncomingMessage & { id?: unknown };
+  info?: { connectionParams?: Record<string, string | undefined> | null };
+}
+
+function bearer(req: IncomingMessage, params?: Record<string, string | undefined> | null): string | null {
+  const header = req.headers.authorization;
+  if (header?.startsWith('Bearer ')) return header.slice(7).trim() || null;
+  return params?.token ?? null;
+}
+
+export function createContextFactory(deps: ApiDeps) {
+  return ({ req, info }: ContextOptions): Context => ({
+    ...deps,
+    accessToken: bearer(req, info?.connectionParams),
+    requestId: typeof req.id === 'string' ? req.id : String(req.id ?? ''),
+    ip: req.socket?.remoteAddress ?? null,
+    userAgent: req.headers['user-agent']?.slice(0, 500) ?? null,
+  });
+}

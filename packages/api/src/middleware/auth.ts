@@ -1,0 +1,33 @@
+import { unauthorized } from '@woopdi/core';
+import { sessions, users } from '@woopdi/db';
+import { and, eq, gt, isNull } from 'drizzle-orm';
+import type { Context, Session } from '../context.js';
+
+/** Verifies the access token and that its session is live and its user enabled: one query. */
+export async function authenticate(ctx: Context): Promise<Session> {
+  if (!ctx.accessToken)
+    throw unauthorized('Sign in first: send an access token as "Authorization: Bearer <token>".');
+  const claims = await ctx.accessTokens.verify(ctx.accessToken);
+  if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
+  const [row] = await ctx.db
+    .select({
+      userId: users.id,
+      email: users.email,
+      systemRole: users.systemRole,
+      disabledAt: users.disabledAt,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(
+      and(
+        eq(sessions.id, claims.sid),
+        eq(sessions.userId, claims.sub),
+        isNull(sessions.revokedAt),
+        gt(sessions.expiresAt, new Date()),
+      ),
+    )
+    .limit(1);
+  if (!row) throw unauthorized('Your session has ended: sign in again.');
+  if (row.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
+  return { userId: row.userId, sessionId: claims.sid, systemRole: row.systemRole, email: row.email };
+}

@@ -1,0 +1,137 @@
+import { z } from 'zod';
+import { authResult, email, message, password, personName, token, tokens, user } from '../schemas.js';
+import * as auth from '../services/auth.js';
+import { authedProcedure, publicProcedure, router } from '../trpc.js';
+
+const tags = ['auth'];
+const client = (ctx: { ip: string | null; userAgent: string | null }) => ({
+  ip: ctx.ip,
+  userAgent: ctx.userAgent,
+});
+
+export const authRouter = router({
+  signup: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/signup',
+        tags,
+        protect: false,
+        summary: 'Create an account',
+        description:
+          'Creates the user and their personal (solo) organization, sends the verification email, and signs in. Signing in works before the email is verified; `user.emailVerified` tells.',
+      },
+    })
+    .input(z.object({ email, password, name: personName.optional() }))
+    .output(authResult)
+    .mutation(({ ctx, input }) => auth.signup(ctx, input, client(ctx))),
+
+  login: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/login',
+        tags,
+        protect: false,
+        summary: 'Sign in with email and password',
+        description:
+          'Returns a 15-minute access token and a rotating refresh token. Wrong email and wrong password give the same 401.',
+      },
+    })
+    .input(z.object({ email, password: z.string().min(1).max(256) }))
+    .output(authResult)
+    .mutation(({ ctx, input }) => auth.login(ctx, input, client(ctx))),
+
+  refresh: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/refresh',
+        tags,
+        protect: false,
+        summary: 'Exchange a refresh token for new tokens',
+        description:
+          'Every refresh token works once. Presenting one that was already used ends every session of that sign-in.',
+      },
+    })
+    .input(z.object({ refreshToken: z.string().min(10).max(200) }))
+    .output(tokens)
+    .mutation(({ ctx, input }) => auth.refresh(ctx, input.refreshToken, client(ctx))),
+
+  logout: authedProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/logout',
+        tags,
+        summary: 'Sign out',
+        description:
+          'Ends this sign-in (its access and refresh tokens stop working), or every sign-in with `everywhere: true`.',
+      },
+    })
+    .input(z.object({ everywhere: z.boolean().default(false) }).default({ everywhere: false }))
+    .output(message)
+    .mutation(({ ctx, input }) => auth.logout(ctx, ctx.session, input.everywhere)),
+
+  verifyEmail: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/verify-email',
+        tags,
+        protect: false,
+        summary: 'Confirm an email address with the emailed token',
+        description:
+          'Unknown or used tokens answer 404; an expired one answers 400 saying how to get a new one.',
+      },
+    })
+    .input(z.object({ token }))
+    .output(message.extend({ user }))
+    .mutation(({ ctx, input }) => auth.verifyEmail(ctx, input.token)),
+
+  resendVerification: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/resend-verification',
+        tags,
+        protect: false,
+        summary: 'Send a new verification link',
+        description: 'Answers the same whether or not the email has an account.',
+      },
+    })
+    .input(z.object({ email }))
+    .output(message)
+    .mutation(({ ctx, input }) => auth.resendVerification(ctx, input.email)),
+
+  requestPasswordReset: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/request-password-reset',
+        tags,
+        protect: false,
+        summary: 'Email a password reset link',
+        description:
+          'Answers the same whether or not the email has an account. The link is valid for 2 hours, once.',
+      },
+    })
+    .input(z.object({ email }))
+    .output(message)
+    .mutation(({ ctx, input }) => auth.requestPasswordReset(ctx, input.email)),
+
+  resetPassword: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/reset-password',
+        tags,
+        protect: false,
+        summary: 'Set a new password with the emailed token',
+        description: 'Signs out every session of the account.',
+      },
+    })
+    .input(z.object({ token, newPassword: password }))
+    .output(message)
+    .mutation(({ ctx, input }) => auth.resetPassword(ctx, input.token, input.newPassword)),
+});

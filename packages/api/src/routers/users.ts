@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { membershipSummary, password, personName, user } from '../schemas.js';
+import * as users from '../services/users.js';
+import { authedProcedure, router } from '../trpc.js';
+
+const tags = ['users'];
+
+export const usersRouter = router({
+  me: authedProcedure
+    .meta({ openapi: { method: 'GET', path: '/user/me', tags, summary: 'The signed-in user' } })
+    .input(z.void())
+    .output(user)
+    .query(({ ctx }) => users.me(ctx, ctx.session.userId)),
+
+  updateMe: authedProcedure
+    .meta({
+      openapi: {
+        method: 'PATCH',
+        path: '/user/me',
+        tags,
+        summary: 'Update your name or password',
+        description: 'Changing the password needs `currentPassword` and signs out every other session.',
+      },
+    })
+    .input(
+      z.object({
+        name: personName.nullable().optional(),
+        currentPassword: z.string().max(256).optional(),
+        newPassword: password.optional(),
+      }),
+    )
+    .output(user)
+    .mutation(({ ctx, input }) => users.updateMe(ctx, ctx.session, input)),
+
+  memberships: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/user/memberships',
+        tags,
+        summary: 'Organizations you belong to',
+        description: 'Team organizations by default; `includeSolo=true` adds your personal organization.',
+      },
+    })
+    .input(z.object({ includeSolo: z.boolean().default(false) }).default({ includeSolo: false }))
+    .output(z.object({ memberships: z.array(membershipSummary) }))
+    .query(({ ctx, input }) => users.listMemberships(ctx, ctx.session.userId, input.includeSolo)),
+});

@@ -1,0 +1,62 @@
+// Input and output shapes shared by routers. Outputs carry ISO-8601 strings for times, so tRPC and
+// REST clients see the same JSON.
+import { z } from 'zod';
+
+export const email = z
+  .email({ message: 'Enter a valid email address, like name@example.com' })
+  .max(254)
+  .transform((e) => e.trim().toLowerCase());
+export const password = z
+  .string()
+  .min(8, { message: 'Use at least 8 characters' })
+  .max(256, { message: 'Use at most 256 characters' });
+export const personName = z.string().trim().min(1).max(120);
+export const orgName = z.string().trim().min(1, { message: 'Give the organization a name' }).max(120);
+export const token = z.string().min(10, { message: 'The token is missing or malformed' }).max(200);
+export const isoDate = z.iso.datetime({ offset: true });
+export const systemRole = z.enum(['superadmin', 'admin', 'user']);
+export const orgRole = z.enum(['ADMIN', 'MODERATOR', 'MEMBER']);
+
+export const message = z.object({ message: z.string() });
+
+export const tokens = z.object({
+  tokenType: z.literal('Bearer'),
+  accessToken: z.string(),
+  accessTokenExpiresAt: isoDate,
+  refreshToken: z.string(),
+  refreshTokenExpiresAt: isoDate,
+});
+
+export const user = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string().nullable(),
+  systemRole,
+  emailVerified: z.boolean(),
+  emailVerifiedAt: isoDate.nullable(),
+  lastActiveOrganizationId: z.uuid().nullable(),
+  createdAt: isoDate,
+});
+
+export const authResult = z.object({ user, tokens });
+
+export const organization = z.object({
+  id: z.uuid(),
+  name: z.string(),
+  slug: z.string(),
+  isSolo: z.boolean(),
+  ownerUserId: z.uuid(),
+  plan: z.string(),
+  createdAt: isoDate,
+  updatedAt: isoDate,
+});
+
+export const membershipSummary = z.object({
+  organizationId: z.uuid(),
+  organizationName: z.string(),
+  slug: z.string(),
+  isSolo: z.boolean(),
+  role: orgRole,
+  isOwner: z.boolean(),
+  joinedAt: isoDate,
+});

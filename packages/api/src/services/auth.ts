@@ -1,0 +1,149 @@
+import {
+  conflict,
+  dummyPasswordHash,
+  hashPassword,
+  queueEmail,
+  unauthorized,
+  verifyPassword,
+} from '@woopdi/core';
+import { users } from '@woopdi/db';
+import { eq } from 'drizzle-orm';
+import type { ClientInfo, ServiceDeps } from './deps.js';
+import { isUniqueViolation } from './deps.js';
+import { consumeOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
+import { createSoloOrganization } from './organizations.js';
+import { publicUser } from './serialize.js';
+import { familyOf, revokeAllForUser, revokeFamily, rotate, startSession } from './sessions.js';
+
+const LOGIN_FAILED = 'The email or password is incorrect.';
+const GENERIC_RESEND =
+  'If an account with this email exists and is not verified yet, a new verification link has been sent.';
+const GENERIC_RESET = 'If an account with this email exists, a password reset link has been sent.';
+
+const link = (deps: ServiceDeps, path: string, token: string) =>
+  `${deps.config.webClientUrl}${path}?token=${encodeURIComponent(token)}`;
+
+export async function signup(
+  deps: ServiceDeps,
+  input: { email: string; password: string; name?: string | undefined },
+  client: ClientInfo,
+) {
+  const passwordHash = await hashPassword(input.password);
+  try {
+    return await deps.db.transaction(async (tx) => {
+      const [user] = await tx
+        .insert(users)
+        .values({ email: input.email, name: input.name ?? null, passwordHash })
+        .returning();
+      await createSoloOrganization(tx, user!);
+      const token = await issueOneTimeToken(tx, user!.id, 'verify_email');
+      await queueEmail(tx, {
+        to: user!.email,
+        template: 'verify_email',
+        payload: { name: user!.name, url: link(deps, '/confirm-email', token) },
+      });
+      const tokens = await startSession(deps, tx, user!, client);
+      return { user: publicUser(user!), tokens };
+    });
+  } catch (error) {
+    if (isUniqueViolation(error, 'users_email_key')) {
+      throw conflict(
+        'An account with this email already exists. Sign in, or reset your password if you forgot it.',
+      );
+    }
+    throw error;
+  }
+}
+
+export async function login(
+  deps: ServiceDeps,
+  input: { email: string; password: string },
+  client: ClientInfo,
+) {
+  const user = await deps.db.query.users.findFirst({ where: eq(users.email, input.email) });
+  // Unknown emails still pay for one hash check, so timing does not reveal which accounts exist.
+  const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), input.password);
+  if (!user || !ok) throw unauthorized(LOGIN_FAILED);
+  if (user.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
+  const tokens = await startSession(deps, deps.db, user, client);
+  return { user: publicUser(user), tokens };
+}
+
+export const refresh = (deps: ServiceDeps, refreshToken: string, client: ClientInfo) =>
+  rotate(deps, refreshToken, client);
+
+export async function logout(
+  deps: ServiceDeps,
+  session: { userId: string; sessionId: string },
+  everywhere: boolean,
+) {
+  if (everywhere) {
+    await revokeAllForUser(deps.db, session.userId);
+  } else {
+    const familyId = await familyOf(deps.db, session.sessionId);
+    if (familyId) await revokeFamily(deps.db, familyId);
+  }
+  return { message: everywhere ? 'Signed out of every session.' : 'Signed out.' };
+}
+
+export async function verifyEmail(deps: ServiceDeps, token: string) {
+  return deps.db.transaction(async (tx) => {
+    const userId = await consumeOneTimeToken(tx, token, 'verify_email');
+    const [user] = await tx
+      .update(users)
+      .set({ emailVerifiedAt: new Date() })
+      .where(eq(users.id, userId))
+      .returning();
+    return { message: 'Your email address is verified.', user: publicUser(user!) };
+  });
+}
+
+export async function resendVerification(deps: ServiceDeps, email: string) {
+  await deps.db.transaction(async (tx) => {
+    const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
+    if (!user || user.emailVerifiedAt || user.disabledAt) return;
+    const token = await issueOneTimeToken(tx, user.id, 'verify_email');
+    await queueEmail(tx, {
+      to: user.email,
+      template: 'verify_email',
+      payload: { name: user.name, url: link(deps, '/confirm-email', token) },
+    });
+  });
+  return { message: GENERIC_RESEND };
+}
+
+export async function requestPasswordReset(deps: ServiceDeps, email: string) {
+  await deps.db.transaction(async (tx) => {
+    const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
+    if (!user || user.disabledAt) return;
+    const token = await issueOneTimeToken(tx, user.id, 'reset_password');
+    await queueEmail(tx, {
+      to: user.email,
+      template: 'reset_password',
+      payload: { name: user.name, url: link(deps, '/reset-password', token) },
+    });
+  });
+  return { message: GENERIC_RESET };
+}
+
+export async function resetPassword(deps: ServiceDeps, token: string, newPassword: string) {
+  const passwordHash = await hashPassword(newPassword);
+  await deps.db.transaction(async (tx) => {
+    const userId = await consumeOneTimeToken(tx, token, 'reset_password');
+    const [user] = await tx
+      .update(users)
+      // The link reached the inbox, which proves the address too.
+      .set({ passwordHash, emailVerifiedAt: new Date() })
+      .where(eq(users.id, userId))
+      .returning();
+    await revokeAllForUser(tx, userId);
+    await queueEmail(tx, {
+      to: user!.email,
+      template: 'password_changed',
+      payload: { name: user!.name, email: user!.email },
+    });
+  });
+  return {
+    message: 'Your password has been reset. Every session was signed out; sign in with the new password.',
+  };
+}

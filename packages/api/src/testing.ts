@@ -1,0 +1,50 @@
+// Test helpers: a fresh database cloned from the migrated template, the services' dependencies, and
+// a caller that goes through the real router (gates included). Used by this and the server's tests.
+import { createLogger, loadConfig } from '@woopdi/core';
+import { createDb } from '@woopdi/db';
+import { createTestDatabase } from '@woopdi/db/testing';
+import { inject } from 'vitest';
+import type { Context } from './context.js';
+import { appRouter } from './root.js';
+import { createAccessTokens } from './services/access-tokens.js';
+import type { ServiceDeps } from './services/deps.js';
+import { createCallerFactory } from './trpc.js';
+
+export const TEST_ENV = {
+  JWT_SECRET: 'test-jwt-secret-0123456789-0123456789',
+  WEB_CLIENT_URL: 'http://app.test',
+  LOG_LEVEL: 'silent',
+} as const;
+
+export interface TestDeps extends ServiceDeps {
+  sql: ReturnType<typeof createDb>['sql'];
+  databaseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function createTestDeps(env: Record<string, string> = {}): Promise<TestDeps> {
+  const { adminUrl, template } = inject('testDb');
+  const database = await createTestDatabase(adminUrl, template);
+  const config = loadConfig({ ...TEST_ENV, ...env });
+  const handle = createDb(database.url, { max: 5 });
+  return {
+    db: handle.db,
+    sql: handle.sql,
+    databaseUrl: database.url,
+    config,
+    logger: createLogger({ level: 'silent' }),
+    accessTokens: await createAccessTokens(config.jwt),
+    async close() {
+      await handle.close();
+      await database.drop();
+    },
+  };
+}
+
+const createCaller = createCallerFactory(appRouter);
+
+/** Calls procedures as a client with this access token would, through every middleware. */
+export function callerFor(deps: ServiceDeps, accessToken: string | null = null) {
+  const ctx: Context = { ...deps, accessToken, requestId: 'test', ip: '127.0.0.1', userAgent: 'vitest' };
+  return createCaller(ctx);
+}

@@ -1,0 +1,205 @@
+// The one place the environment is read. Everything else receives a Config.
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'woopdi-dev-only-jwt-secret-do-not-use-in-production';
+// 32 zero-ish bytes would be weaker still; this one is at least clearly labelled as the dev key.
+const DEV_ENCRYPTION_KEY = `dev:${Buffer.from('woopdi-dev-only-encryption-key!!').toString('base64')}`;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'True', 'False', 'TRUE', 'FALSE', ''])
+  .transform((v) => ['true', '1', 'True', 'TRUE'].includes(v));
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+const url = (name: string) =>
+  z
+    .url({ message: `${name} must be a URL such as http://localhost:3000` })
+    .transform((v) => v.replace(/\/+$/, ''));
+
+const envSchema = z.object({
+  IS_PROD: bool.default(false),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  API_HOST: url('API_HOST').optional(),
+  WEB_CLIENT_URL: url('WEB_CLIENT_URL').default('http://localhost:3000'),
+
+  DATABASE_URL: optionalString,
+  POSTGRES_HOST: optionalString,
+  POSTGRES_PORT: z.coerce.number().int().optional(),
+  POSTGRES_USER: optionalString,
+  POSTGRES_PASSWORD: optionalString,
+  POSTGRES_DB: optionalString,
+
+  REDIS_URL: optionalString,
+  REDIS_HOST: optionalString,
+  REDIS_PORT: z.coerce.number().int().optional(),
+  REDIS_PASSWORD: optionalString,
+
+  JWT_SECRET: optionalString,
+  ENCRYPTION_KEY: optionalString,
+
+  SENDGRID_API_KEY: optionalString,
+  SENDGRID_FROM_EMAIL: z.email({ message: 'SENDGRID_FROM_EMAIL must be an email address' }).optional(),
+  STRIPE_SECRET_KEY: optionalString,
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  GCP_BUCKET_NAME: optionalString,
+  GCP_SERVICE_FILE_CRED_JSON_LOCATION: optionalString,
+  REPLICATE_API_TOKEN: optionalString,
+
+  MAX_OWNED_TEAM_ORGS: z.coerce.number().int().min(0).default(1),
+  CORS_ORIGINS: optionalString,
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
+});
+
+export interface EncryptionKey {
+  id: string;
+  key: Buffer;
+}
+
+export interface Config {
+  isProd: boolean;
+  logLevel: string;
+  port: number;
+  apiHost: string | undefined;
+  webClientUrl: string;
+  corsOrigins: string[];
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  jwt: {
+    secret: string;
+    issuer: string;
+    audience: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+  };
+  /** First key seals; all keys open (rotation). */
+  encryptionKeys: EncryptionKey[];
+  sendgrid: { apiKey: string; fromEmail: string } | undefined;
+  mailFrom: string;
+  stripe: { secretKey: string; webhookSecret: string | undefined } | undefined;
+  gcs: { bucket: string; credentialsFile: string | undefined } | undefined;
+  replicateApiToken: string | undefined;
+  maxOwnedTeamOrgs: number;
+  shutdownTimeoutMs: number;
+}
+
+/** Thrown for a bad environment; its message is one line naming the variable and the fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseEncryptionKeys(raw: string): EncryptionKey[] {
+  // Either one base64 key (id "k1") or "id:base64,id:base64" with the current key first.
+  const parts = raw.includes(':') ? raw.split(',') : [`k1:${raw}`];
+  return parts.map((part) => {
+    const [id, b64] = part.split(':') as [string, string | undefined];
+    const key = Buffer.from(b64 ?? '', 'base64');
+    if (!id || key.length !== 32) {
+      throw new ConfigError(
+        'ENCRYPTION_KEY is invalid: give a base64 32-byte key, or "id:key,id:key" with the current key first (generate one with: openssl rand -base64 32).',
+      );
+    }
+    return { id: id.trim(), key };
+  });
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = envSchema.safeParse(env);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`${name} is invalid: ${issue.message}. Fix it in your environment or .env file.`);
+  }
+  const e = parsed.data;
+
+  if (e.IS_PROD) {
+    if (!e.JWT_SECRET) {
+      throw new ConfigError(
+        'JWT_SECRET is required when IS_PROD=true: set it to a random string of at least 32 characters (openssl rand -base64 48).',
+      );
+    }
+    if (
+      e.JWT_SECRET.length < 32 ||
+      e.JWT_SECRET === DEV_JWT_SECRET ||
+      /change[-_ ]?me|secret/i.test(e.JWT_SECRET)
+    ) {
+      throw new ConfigError(
+        'JWT_SECRET is too weak for production: use a random string of at least 32 characters (openssl rand -base64 48).',
+      );
+    }
+    if (!e.ENCRYPTION_KEY) {
+      throw new ConfigError(
+        'ENCRYPTION_KEY is required when IS_PROD=true: set it to a base64 32-byte key (openssl rand -base64 32).',
+      );
+    }
+    if (e.ENCRYPTION_KEY === DEV_ENCRYPTION_KEY) {
+      throw new ConfigError(
+        'ENCRYPTION_KEY is the development default: generate one with openssl rand -base64 32.',
+      );
+    }
+  }
+  if (e.SENDGRID_API_KEY && !e.SENDGRID_FROM_EMAIL) {
+    throw new ConfigError(
+      'SENDGRID_FROM_EMAIL is required when SENDGRID_API_KEY is set: give the verified sender address.',
+    );
+  }
+
+  const encryptionKeys = parseEncryptionKeys(e.ENCRYPTION_KEY ?? DEV_ENCRYPTION_KEY);
+  if (e.IS_PROD && encryptionKeys.some((k) => k.key.every((b) => b === encryptionKeys[0]!.key[0]))) {
+    throw new ConfigError(
+      'ENCRYPTION_KEY is too weak for production: generate one with openssl rand -base64 32.',
+    );
+  }
+
+  let databaseUrl = e.DATABASE_URL;
+  if (!databaseUrl && e.POSTGRES_HOST) {
+    const u = new URL('postgres://localhost');
+    u.hostname = e.POSTGRES_HOST;
+    u.port = String(e.POSTGRES_PORT ?? 5432);
+    u.username = encodeURIComponent(e.POSTGRES_USER ?? 'postgres');
+    if (e.POSTGRES_PASSWORD) u.password = encodeURIComponent(e.POSTGRES_PASSWORD);
+    u.pathname = `/${e.POSTGRES_DB ?? 'postgres'}`;
+    databaseUrl = u.toString();
+  }
+  let redisUrl = e.REDIS_URL;
+  if (!redisUrl && e.REDIS_HOST) {
+    const auth = e.REDIS_PASSWORD ? `:${encodeURIComponent(e.REDIS_PASSWORD)}@` : '';
+    redisUrl = `redis://${auth}${e.REDIS_HOST}:${e.REDIS_PORT ?? 6379}`;
+  }
+
+  return {
+    isProd: e.IS_PROD,
+    logLevel: e.LOG_LEVEL,
+    port: e.PORT,
+    apiHost: e.API_HOST,
+    webClientUrl: e.WEB_CLIENT_URL,
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()) : [e.WEB_CLIENT_URL],
+    databaseUrl,
+    redisUrl,
+    jwt: {
+      secret: e.JWT_SECRET ?? DEV_JWT_SECRET,
+      issuer: 'woopdi',
+      audience: 'woopdi-api',
+      accessTtlSeconds: 15 * 60,
+      refreshTtlSeconds: 30 * 24 * 3600,
+    },
+    encryptionKeys,
+    sendgrid:
+      e.SENDGRID_API_KEY && e.SENDGRID_FROM_EMAIL
+        ? { apiKey: e.SENDGRID_API_KEY, fromEmail: e.SENDGRID_FROM_EMAIL }
+        : undefined,
+    mailFrom: e.SENDGRID_FROM_EMAIL ?? 'no-reply@woopdi.local',
+    stripe: e.STRIPE_SECRET_KEY
+      ? { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET }
+      : undefined,
+    gcs: e.GCP_BUCKET_NAME
+      ? { bucket: e.GCP_BUCKET_NAME, credentialsFile: e.GCP_SERVICE_FILE_CRED_JSON_LOCATION }
+      : undefined,
+    replicateApiToken: e.REPLICATE_API_TOKEN,
+    maxOwnedTeamOrgs: e.MAX_OWNED_TEAM_ORGS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+  };
+}

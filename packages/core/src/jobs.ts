@@ -1,0 +1,42 @@
+// Job contracts shared by the api (which enqueues) and the worker (which validates and runs).
+import type { DbOrTx } from '@woopdi/db';
+import { sql } from 'drizzle-orm';
+import { z } from 'zod';
+
+export const jobPayloads = {
+  send_email: z.object({ outboxId: z.uuid() }),
+} as const;
+
+export type JobName = keyof typeof jobPayloads;
+export type JobPayload<N extends JobName> = z.infer<(typeof jobPayloads)[N]>;
+
+export interface EnqueueOptions {
+  maxAttempts?: number;
+  /** graphile-worker job key: a second job with the same key replaces the pending one. */
+  jobKey?: string;
+  runAt?: Date;
+}
+
+export const defaultMaxAttempts: Record<JobName, number> = {
+  send_email: 8,
+};
+
+/**
+ * Adds a graphile-worker job inside the caller's transaction: the job exists if and only if the
+ * change that caused it commits.
+ */
+export async function enqueueJob<N extends JobName>(
+  tx: DbOrTx,
+  name: N,
+  payload: JobPayload<N>,
+  options: EnqueueOptions = {},
+): Promise<void> {
+  const parsed = jobPayloads[name].parse(payload);
+  await tx.execute(sql`select graphile_worker.add_job(
+    identifier => ${name}::text,
+    payload => ${JSON.stringify(parsed)}::json,
+    max_attempts => ${options.maxAttempts ?? defaultMaxAttempts[name]}::int,
+    job_key => ${options.jobKey ?? null}::text,
+    run_at => ${options.runAt?.toISOString() ?? null}::timestamptz
+  )`);
+}

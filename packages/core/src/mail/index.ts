@@ -1,0 +1,3 @@
+export * from './outbox.js';
+export * from './templates.js';
+export * from './transport.js';

@@ -1,0 +1,69 @@
+import sgClient from '@sendgrid/client';
+import sgMail from '@sendgrid/mail';
+
+// The packages' typings only describe their singletons; the classes hang off them at runtime.
+const { Client } = sgClient as unknown as { Client: new () => typeof sgClient };
+const { MailService } = sgMail as unknown as { MailService: new () => typeof sgMail };
+
+import type { Logger } from '../logger.js';
+import type { RenderedEmail } from './templates.js';
+
+export interface OutgoingEmail extends RenderedEmail {
+  to: string;
+  /** The outbox row id, sent as a custom arg so provider events can be matched back. */
+  outboxId?: string;
+}
+
+export interface MailTransport {
+  readonly name: string;
+  send(email: OutgoingEmail): Promise<{ providerId?: string }>;
+}
+
+/**
+ * Development transport: the email_outbox row is the delivery, and the log line carries the link so
+ * a developer can click it from the terminal.
+ */
+export function createLogTransport(logger: Logger): MailTransport {
+  return {
+    name: 'outbox',
+    async send(email) {
+      const link = email.text.match(/https?:\/\/\S+/)?.[0];
+      logger.info(
+        { to: email.to, subject: email.subject, link },
+        `email (outbox): ${email.subject} → ${email.to}${link ? ` ${link}` : ''}`,
+      );
+      return {};
+    },
+  };
+}
+
+export interface SendGridOptions {
+  apiKey: string;
+  from: string;
+  /** Overrides https://api.sendgrid.com/ (tests point it at a local server). */
+  baseUrl?: string;
+}
+
+export function createSendGridTransport(options: SendGridOptions): MailTransport {
+  // Own instances, not the module singletons, so two configurations can coexist in one process.
+  const client = new Client();
+  client.setApiKey(options.apiKey);
+  if (options.baseUrl) client.setDefaultRequest('baseUrl', options.baseUrl);
+  const mail = new MailService();
+  mail.setClient(client);
+  return {
+    name: 'sendgrid',
+    async send(email) {
+      const [response] = await mail.send({
+        to: email.to,
+        from: options.from,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        ...(email.outboxId ? { customArgs: { outboxId: email.outboxId } } : {}),
+      });
+      const id = response.headers['x-message-id'];
+      return { providerId: typeof id === 'string' ? id : undefined };
+    },
+  };
+}

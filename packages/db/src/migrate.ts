@@ -1,0 +1,25 @@
+import { fileURLToPath } from 'node:url';
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
+import { runMigrations as installJobQueue, Logger } from 'graphile-worker';
+import postgres from 'postgres';
+
+const quietLogger = new Logger(() => () => {});
+
+/** The committed SQL migrations at the repository root. */
+export const migrationsFolder = fileURLToPath(new URL('../../../drizzle', import.meta.url));
+
+/**
+ * Applies every pending migration, and installs or upgrades graphile-worker's schema (the job
+ * queue lives in the same database, so jobs can be added in the transaction that causes them).
+ * Idempotent.
+ */
+export async function migrate(url: string): Promise<void> {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await drizzleMigrate(drizzle(sql), { migrationsFolder });
+  } finally {
+    await sql.end({ timeout: 5 });
+  }
+  await installJobQueue({ connectionString: url, logger: quietLogger });
+}

@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createExpressMiddleware } from '@trpc/server/adapters/express';
+import { type ApiDeps, appRouter, createContextFactory, createOpenApiDocument } from '@woopdi/api';
+import type { DbHandle } from '@woopdi/db';
+import cors from 'cors';
+import express, { type ErrorRequestHandler, type Express } from 'express';
+import helmet from 'helmet';
+import { pinoHttp } from 'pino-http';
+import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
+import { docsRouter } from './docs.js';
+import { retryAfterHeaders } from './errors.js';
+
+export interface AppOptions extends ApiDeps {
+  sql: DbHandle['sql'];
+  /** Public base URL of this server, used in the OpenAPI document. */
+  publicUrl: string;
+}
+
+const JSON_LIMIT = '1mb';
+
+export function createApp(options: AppOptions): Express {
+  const { config, logger, sql } = options;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+
+  app.use(
+    pinoHttp({
+      logger,
+      genReqId: (req, res) => {
+        const given = req.headers['x-request-id'];
+        const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
+        res.setHeader('x-request-id', id);
+        return id;
+      },
+      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
+      customLogLevel: (_req, res, err) =>
+        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
+      serializers: {
+        req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
+      },
+    }),
+  );
+  app.use(helmet());
+  app.use(
+    cors({
+      origin: config.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Last-Event-ID', 'trpc-accept'],
+      exposedHeaders: ['X-Request-Id', 'Retry-After'],
+      maxAge: 600,
+    }),
+  );
+
+  app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/readyz', async (_req, res) => {
+    try {
+      await Promise.race([
+        sql`select 1`,
+        new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000)),
+      ]);
+      res.json({ status: 'ok', database: 'ok' });
+    } catch {
+      res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+    }
+  });
+
+  const createContext = createContextFactory(options);
+  const onError = ({
+    error,
+    path,
+  }: {
+    error: { code: string; message: string; cause?: unknown };
+    path?: string;
+  }) => {
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      logger.error({ err: error.cause ?? error, path }, 'procedure failed');
+  };
+
+  app.use(
+    '/trpc',
+    createExpressMiddleware({
+      router: appRouter,
+      createContext,
+      onError,
+      maxBodySize: 1024 * 1024,
+      responseMeta: ({ errors }) => ({ headers: retryAfterHeaders(errors) }),
+    }),
+  );
+
+  // The document is generated once: it is large and the router never changes at runtime.
+  const openApiDocument = createOpenApiDocument(`${options.publicUrl}/api`);
+  app.get('/openapi.json', (_req, res) => void res.json(openApiDocument));
+  app.use(docsRouter());
+
+  const rest = createOpenApiExpressMiddleware({
+    router: appRouter,
+    createContext,
+    onError,
+    maxBodySize: 1024 * 1024,
+    responseMeta: ({ errors }) => ({ headers: retryAfterHeaders(errors) }),
+  });
+  app.use(
+    '/api',
+    express.json({ limit: JSON_LIMIT, type: () => true }),
+    (req, _res, next) => {
+      // Body-less POSTs (curl -X POST .../logout) are fine: treat them as an empty JSON object.
+      if (req.body === undefined) req.body = {};
+      req.headers['content-type'] = 'application/json';
+      next();
+    },
+    (req, res) => void rest(req, res),
+  );
+
+  app.use(
+    (_req, res) => void res.status(404).json({ code: 'NOT_FOUND', message: 'No such route. See /docs.' }),
+  );
+
+  const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
+    const status =
+      typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+    if (status === 500) req.log?.error({ err }, 'unhandled error');
+    const body =
+      status === 413
+        ? { code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than ${JSON_LIMIT}.` }
+        : status === 400
+          ? { code: 'BAD_REQUEST', message: 'The request body is not valid JSON.' }
+          : status < 500
+            ? { code: 'BAD_REQUEST', message: String(err.message ?? 'Bad request') }
+            : {
+                code: 'INTERNAL_SERVER_ERROR',
+                message: 'Something went wrong on our side. It has been logged.',
+              };
+    if (!res.headersSent) res.status(status).json(body);
+  };
+  app.use(errorHandler);
+  return app;
+}
