@@ -1,5 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import type { Config, Logger } from '@woopdi/core';
+import type { Config, EventBus, Logger, RateLimits } from '@woopdi/core';
 import type { Db, SystemRole } from '@woopdi/db';
 import type { AccessTokens } from './services/access-tokens.js';
 
@@ -9,6 +9,8 @@ export interface ApiDeps {
   config: Config;
   logger: Logger;
   accessTokens: AccessTokens;
+  bus: EventBus;
+  rateLimits: RateLimits;
 }
 
 export interface RequestMeta {
@@ -26,6 +28,8 @@ export interface Context extends ApiDeps, RequestMeta {
 export interface Session {
   userId: string;
   sessionId: string;
+  /** Stable across refresh rotations: identifies one sign-in. */
+  familyId: string;
   systemRole: SystemRole;
   email: string;
 }
@@ -46,7 +50,8 @@ export function createContextFactory(deps: ApiDeps) {
     ...deps,
     accessToken: bearer(req, info?.connectionParams),
     requestId: typeof req.id === 'string' ? req.id : String(req.id ?? ''),
-    ip: req.socket?.remoteAddress ?? null,
+    // express's req.ip honours `trust proxy`; the websocket upgrade request has only the socket.
+    ip: (req as { ip?: string }).ip ?? req.socket?.remoteAddress ?? null,
     userAgent: req.headers['user-agent']?.slice(0, 500) ?? null,
   });
 }

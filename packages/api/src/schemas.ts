@@ -14,6 +14,14 @@ export const personName = z.string().trim().min(1).max(120);
 export const orgName = z.string().trim().min(1, { message: 'Give the organization a name' }).max(120);
 export const token = z.string().min(10, { message: 'The token is missing or malformed' }).max(200);
 export const isoDate = z.iso.datetime({ offset: true });
+/**
+ * A boolean that may also arrive as the text of a REST query string. The OpenAPI bridge would
+ * otherwise coerce it with Boolean(), which turns `?flag=false` into true.
+ */
+export const queryBoolean = z.preprocess(
+  (v: boolean | 'true' | 'false') => (v === 'true' ? true : v === 'false' ? false : v),
+  z.boolean(),
+);
 export const systemRole = z.enum(['superadmin', 'admin', 'user']);
 export const orgRole = z.enum(['ADMIN', 'MODERATOR', 'MEMBER']);
 
@@ -59,4 +67,59 @@ export const membershipSummary = z.object({
   role: orgRole,
   isOwner: z.boolean(),
   joinedAt: isoDate,
+});
+
+export const limit = z.coerce.number().int().min(1).max(100).default(50);
+export const cursor = z.string().max(200).optional();
+
+export const member = z.object({
+  userId: z.uuid(),
+  email: z.string(),
+  name: z.string().nullable(),
+  role: orgRole,
+  isOwner: z.boolean(),
+  joinedAt: isoDate,
+});
+
+export const invitationStatus = z.enum(['pending', 'accepted', 'revoked', 'expired']);
+
+export const invitation = z.object({
+  id: z.uuid(),
+  organizationId: z.uuid(),
+  email: z.string(),
+  role: orgRole,
+  status: invitationStatus,
+  invitedBy: z.uuid(),
+  expiresAt: isoDate,
+  lastSentAt: isoDate,
+  acceptedAt: isoDate.nullable(),
+  createdAt: isoDate,
+});
+
+export const auditEntry = z.object({
+  id: z.uuid(),
+  action: z.string(),
+  actorUserId: z.uuid().nullable(),
+  targetType: z.string().nullable(),
+  targetId: z.string().nullable(),
+  metadata: z.record(z.string(), z.unknown()),
+  at: isoDate,
+});
+
+export const taskStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+
+export const task = z.object({
+  id: z.uuid(),
+  organizationId: z.uuid(),
+  createdBy: z.uuid().nullable(),
+  kind: z.string(),
+  input: z.record(z.string(), z.unknown()),
+  status: taskStatus,
+  progress: z.number().min(0).max(1),
+  result: z.record(z.string(), z.unknown()).nullable(),
+  error: z.string().nullable(),
+  lastEventId: z.number().int(),
+  createdAt: isoDate,
+  startedAt: isoDate.nullable(),
+  finishedAt: isoDate.nullable(),
 });

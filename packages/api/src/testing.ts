@@ -1,6 +1,7 @@
 // Test helpers: a fresh database cloned from the migrated template, the services' dependencies, and
 // a caller that goes through the real router (gates included). Used by this and the server's tests.
-import { createLogger, loadConfig } from '@woopdi/core';
+import { randomBytes } from 'node:crypto';
+import { createEventBus, createLogger, createRateLimits, loadConfig } from '@woopdi/core';
 import { createDb } from '@woopdi/db';
 import { createTestDatabase } from '@woopdi/db/testing';
 import { inject } from 'vitest';
@@ -14,6 +15,10 @@ export const TEST_ENV = {
   JWT_SECRET: 'test-jwt-secret-0123456789-0123456789',
   WEB_CLIENT_URL: 'http://app.test',
   LOG_LEVEL: 'silent',
+  // Every test signs up from 127.0.0.1; rate-limit tests set their own rules.
+  RATE_LIMIT_SIGNUP: '10000/3600',
+  RATE_LIMIT_PASSWORD_RESET: '10000/900',
+  RATE_LIMIT_INVITATIONS: '10000/3600',
 } as const;
 
 export interface TestDeps extends ServiceDeps {
@@ -27,7 +32,14 @@ export async function createTestDeps(env: Record<string, string> = {}): Promise<
   const database = await createTestDatabase(adminUrl, template);
   const config = loadConfig({ ...TEST_ENV, ...env });
   const handle = createDb(database.url, { max: 5 });
+  // Real Redis when the test run has one; each test file gets its own key prefix.
+  const redisUrl = process.env.TEST_REDIS_URL ?? config.redisUrl;
+  const prefix = `test:${randomBytes(4).toString('hex')}:`;
+  const bus = createEventBus(redisUrl, prefix);
+  const rateLimits = createRateLimits({ redisUrl, prefix: `${prefix}rl:`, rules: config.rateLimits });
   return {
+    bus,
+    rateLimits,
     db: handle.db,
     sql: handle.sql,
     databaseUrl: database.url,
@@ -35,6 +47,8 @@ export async function createTestDeps(env: Record<string, string> = {}): Promise<
     logger: createLogger({ level: 'silent' }),
     accessTokens: await createAccessTokens(config.jwt),
     async close() {
+      await bus.close();
+      await rateLimits.close();
       await handle.close();
       await database.drop();
     },

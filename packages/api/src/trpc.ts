@@ -1,17 +1,17 @@
 // The only place procedures are built: context type, error shape, and the gates.
 import { initTRPC, TRPCError } from '@trpc/server';
-import { forbidden } from '@woopdi/core';
+import { forbidden, notFound } from '@woopdi/core';
 import type { OrgRole, SystemRole } from '@woopdi/db';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
 import type { Context } from './context.js';
 import { appErrorOf, toTRPCError } from './errors.js';
 import { authenticate } from './middleware/auth.js';
-import { requireMembership } from './middleware/membership.js';
+import { findMembership, hasOrgRole, requireMembership } from './middleware/membership.js';
 
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<OpenApiMeta<WoopdiMeta>>()
   .create({
     // Stacks never leave the server, in any environment.
     isDev: false,
@@ -38,20 +38,58 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-/** Maps core's AppErrors to tRPC errors, so services never import tRPC. */
+/** "email: Enter a valid email…; password: Use at least 8 characters" */
+function describeIssues(error: ZodError): string {
+  return error.issues
+    .map((issue) => (issue.path.length ? `${issue.path.join('.')}: ${issue.message}` : issue.message))
+    .join('; ');
+}
+
+/**
+ * Maps core's AppErrors to tRPC errors (so services never import tRPC), and gives input validation
+ * errors a message naming each field instead of the raw issue JSON.
+ */
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
   if (!result.ok) {
-    const appError = appErrorOf(result.error.cause ?? result.error);
-    if (appError && result.error.code === 'INTERNAL_SERVER_ERROR') throw toTRPCError(appError);
+    const { error } = result;
+    const appError = appErrorOf(error.cause ?? error);
+    if (appError && error.code === 'INTERNAL_SERVER_ERROR') throw toTRPCError(appError);
+    if (error.code === 'BAD_REQUEST' && error.cause instanceof ZodError) {
+      throw new TRPCError({ code: 'BAD_REQUEST', message: describeIssues(error.cause), cause: error.cause });
+    }
   }
   return result;
 });
 
-export const publicProcedure = t.procedure.use(mapErrors);
+/**
+ * Who may call a procedure. Every gate stamps it into the procedure's meta, so tests can read the
+ * whole router's access rules (the tenant-isolation matrix enumerates every `org` procedure).
+ */
+export type Access =
+  | { scope: 'public' }
+  | { scope: 'authed' }
+  | { scope: 'system'; minRole: Exclude<SystemRole, 'user'> }
+  | { scope: 'org'; minRole: OrgRole; via: 'organizationId' | string };
 
-export const authedProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const session = await authenticate(ctx);
+// A type alias, not an interface: OpenApiMeta needs an index-signature-compatible object type.
+export type WoopdiMeta = {
+  access?: Access;
+};
+
+export const publicProcedure = t.procedure.use(mapErrors).meta({ access: { scope: 'public' } });
+
+export const authedProcedure = t.procedure
+  .use(mapErrors)
+  .meta({ access: { scope: 'authed' } })
+  .use(async ({ ctx, next }) => {
+    const session = await authenticate(ctx);
+    return next({ ctx: { ...ctx, session } });
+  });
+
+/** Public, but knows the caller when a valid access token is sent (and refuses an invalid one). */
+export const optionalAuthProcedure = publicProcedure.use(async ({ ctx, next }) => {
+  const session = ctx.accessToken ? await authenticate(ctx) : null;
   return next({ ctx: { ...ctx, session } });
 });
 
@@ -59,7 +97,7 @@ const systemRank: Record<SystemRole, number> = { user: 0, admin: 1, superadmin: 
 
 /** System area: admin or superadmin (`minRole`), regardless of organization membership. */
 export const systemProcedure = (minRole: Exclude<SystemRole, 'user'>) =>
-  authedProcedure.use(({ ctx, next }) => {
+  authedProcedure.meta({ access: { scope: 'system', minRole } }).use(({ ctx, next }) => {
     if (systemRank[ctx.session.systemRole] < systemRank[minRole]) {
       throw toTRPCError(forbidden(`This needs the ${minRole} system role.`));
     }
@@ -68,9 +106,51 @@ export const systemProcedure = (minRole: Exclude<SystemRole, 'user'>) =>
 
 /** Organization scope: reads `organizationId` from the input and requires a membership of `minRole`+. */
 export const orgProcedure = (minRole: OrgRole) =>
-  authedProcedure.input(z.object({ organizationId: z.uuid() })).use(async ({ ctx, input, next }) => {
-    const membership = await requireMembership(ctx, ctx.session.userId, input.organizationId, minRole);
-    return next({ ctx: { ...ctx, membership } });
-  });
+  authedProcedure
+    .meta({ access: { scope: 'org', minRole, via: 'organizationId' } })
+    .input(z.object({ organizationId: z.uuid() }))
+    .use(async ({ ctx, input, next }) => {
+      const membership = await requireMembership(ctx, ctx.session.userId, input.organizationId, minRole);
+      return next({ ctx: { ...ctx, membership } });
+    });
+
+/**
+ * Organization scope reached through a resource id (an invitation, a task, an asset): the resource
+ * is looked up within the caller's organizations, so another organization's id is NOT_FOUND, never
+ * a hint that it exists. `resolve` returns the resource's organization id.
+ */
+export const orgResourceProcedure = <K extends string>(
+  key: K,
+  what: string,
+  minRole: OrgRole,
+  resolve: (ctx: Context, id: string) => Promise<string | undefined>,
+) =>
+  authedProcedure
+    .meta({ access: { scope: 'org', minRole, via: key } })
+    .input(z.object({ [key]: z.uuid() }) as z.ZodObject<{ [P in K]: z.ZodUUID }>)
+    .use(async ({ ctx, input, next }) => {
+      const id = (input as Record<K, string>)[key];
+      const organizationId = await resolve(ctx, id);
+      const membership = organizationId
+        ? await findMembership(ctx, ctx.session.userId, organizationId)
+        : undefined;
+      if (!organizationId || !membership) throw toTRPCError(notFound(what));
+      if (!hasOrgRole(membership.role, minRole)) {
+        throw toTRPCError(
+          forbidden(`This needs the ${minRole} role in the organization; yours is ${membership.role}.`),
+        );
+      }
+      return next({ ctx: { ...ctx, membership } });
+    });
 
 export { TRPCError };
+
+/** Errors thrown while a subscription streams bypass middleware: map core's AppErrors here. */
+export async function* mapStreamErrors<T>(stream: AsyncIterable<T>): AsyncGenerator<T> {
+  try {
+    yield* stream;
+  } catch (error) {
+    const appError = appErrorOf(error);
+    throw appError ? toTRPCError(appError) : error;
+  }
+}

@@ -1,9 +1,12 @@
 // The one place the environment is read. Everything else receives a Config.
 import { z } from 'zod';
+import { type Plan, type PlanId, planCatalogue } from './plans.js';
+import { defaultRateLimitRules, parseRateLimitRule, type RateLimitRules } from './rate-limit.js';
 
 const DEV_JWT_SECRET = 'woopdi-dev-only-jwt-secret-do-not-use-in-production';
 // 32 zero-ish bytes would be weaker still; this one is at least clearly labelled as the dev key.
-const DEV_ENCRYPTION_KEY = `dev:${Buffer.from('woopdi-dev-only-encryption-key!!').toString('base64')}`;
+const DEV_ENCRYPTION_KEY_BYTES = Buffer.from('woopdi-dev-only-encryption-key!!');
+const DEV_ENCRYPTION_KEY = `dev:${DEV_ENCRYPTION_KEY_BYTES.toString('base64')}`;
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'True', 'False', 'TRUE', 'FALSE', ''])
@@ -16,8 +19,43 @@ const optionalString = z
 
 const url = (name: string) =>
   z
-    .url({ message: `${name} must be a URL such as http://localhost:3000` })
+    // http(s) only: zod alone accepts "localhost:3000" as a URL with the scheme "localhost:".
+    .url({ protocol: /^https?$/, message: `${name} must be a URL such as http://localhost:3000` })
     .transform((v) => v.replace(/\/+$/, ''));
+
+const rateRule = (name: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      if (v === undefined) return undefined;
+      const rule = parseRateLimitRule(v);
+      if (!rule) ctx.addIssue({ code: 'custom', message: `${name} must look like "5/60" (attempts per seconds)` });
+      return rule;
+    });
+
+// The seed system's allow-list: images, documents, audio, video, archives.
+const defaultContentTypes = [
+  'image/jpeg',
+  'image/png',
+  'image/gif',
+  'image/webp',
+  'application/pdf',
+  'application/msword',
+  'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  'text/plain',
+  'text/csv',
+  'application/json',
+  'application/xml',
+  'audio/mpeg',
+  'audio/wav',
+  'audio/mp4',
+  'video/mp4',
+  'video/quicktime',
+  'video/x-msvideo',
+  'application/zip',
+  'application/octet-stream',
+];
 
 const envSchema = z.object({
   IS_PROD: bool.default(false),
@@ -48,8 +86,31 @@ const envSchema = z.object({
   GCP_BUCKET_NAME: optionalString,
   GCP_SERVICE_FILE_CRED_JSON_LOCATION: optionalString,
   REPLICATE_API_TOKEN: optionalString,
+  REPLICATE_MODEL: z.string().default('qwen/qwen-image'),
+  REPLICATE_API_BASE: url('REPLICATE_API_BASE').default('https://api.replicate.com'),
 
+  STRIPE_PRICE_PRO: optionalString,
+  PLAN_FREE_SEATS: z.coerce.number().int().min(1).default(3),
+  PLAN_FREE_STORAGE_MB: z.coerce.number().int().min(1).default(100),
+  PLAN_PRO_STORAGE_MB: z.coerce.number().int().min(1).default(10_240),
+  BILLING_GRACE_DAYS: z.coerce.number().min(0).default(7),
+
+  STORAGE_DIR: optionalString,
+  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+  UPLOAD_CONTENT_TYPES: optionalString,
+  SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
+
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .default(30 * 24 * 3600),
   MAX_OWNED_TEAM_ORGS: z.coerce.number().int().min(0).default(1),
+  RATE_LIMIT_LOGIN: rateRule('RATE_LIMIT_LOGIN'),
+  RATE_LIMIT_SIGNUP: rateRule('RATE_LIMIT_SIGNUP'),
+  RATE_LIMIT_PASSWORD_RESET: rateRule('RATE_LIMIT_PASSWORD_RESET'),
+  RATE_LIMIT_INVITATIONS: rateRule('RATE_LIMIT_INVITATIONS'),
   CORS_ORIGINS: optionalString,
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
@@ -82,7 +143,18 @@ export interface Config {
   stripe: { secretKey: string; webhookSecret: string | undefined } | undefined;
   gcs: { bucket: string; credentialsFile: string | undefined } | undefined;
   replicateApiToken: string | undefined;
+  replicate: { model: string; apiBase: string };
+  plans: Record<PlanId, Plan>;
+  billing: { graceDays: number };
+  storage: {
+    /** Local driver directory (default <repo>/.data/uploads, resolved by the server). */
+    dir: string | undefined;
+    maxUploadBytes: number;
+    allowedContentTypes: string[];
+    signedUrlTtlSeconds: number;
+  };
   maxOwnedTeamOrgs: number;
+  rateLimits: RateLimitRules;
   shutdownTimeoutMs: number;
 }
 
@@ -95,19 +167,24 @@ function parseEncryptionKeys(raw: string): EncryptionKey[] {
   // Either one base64 key (id "k1") or "id:base64,id:base64" with the current key first.
   const parts = raw.includes(':') ? raw.split(',') : [`k1:${raw}`];
   return parts.map((part) => {
-    const [id, b64] = part.split(':') as [string, string | undefined];
+    const [rawId, b64] = part.split(':') as [string, string | undefined];
+    const id = rawId.trim();
     const key = Buffer.from(b64 ?? '', 'base64');
-    if (!id || key.length !== 32) {
+    // The id is a field of the dot-separated sealed format, so a "." in it would make values unopenable.
+    if (!/^[\w-]+$/.test(id) || key.length !== 32) {
       throw new ConfigError(
-        'ENCRYPTION_KEY is invalid: give a base64 32-byte key, or "id:key,id:key" with the current key first (generate one with: openssl rand -base64 32).',
+        'ENCRYPTION_KEY is invalid: give a base64 32-byte key, or "id:key,id:key" (ids of letters, digits, - or _) with the current key first (generate one with: openssl rand -base64 32).',
       );
     }
-    return { id: id.trim(), key };
+    return { id, key };
   });
 }
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
-  const parsed = envSchema.safeParse(env);
+  // An empty variable (`PORT=` in a copied .env.example) means unset, not 0 or an invalid value.
+  const parsed = envSchema.safeParse(
+    Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v.trim() !== '')),
+  );
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     const name = String(issue.path[0] ?? 'environment');
@@ -148,7 +225,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
 
   const encryptionKeys = parseEncryptionKeys(e.ENCRYPTION_KEY ?? DEV_ENCRYPTION_KEY);
-  if (e.IS_PROD && encryptionKeys.some((k) => k.key.every((b) => b === encryptionKeys[0]!.key[0]))) {
+  if (e.IS_PROD && encryptionKeys.some((k) => k.key.equals(DEV_ENCRYPTION_KEY_BYTES))) {
+    throw new ConfigError(
+      'ENCRYPTION_KEY is the development default: generate one with openssl rand -base64 32.',
+    );
+  }
+  if (e.IS_PROD && encryptionKeys.some((k) => k.key.every((b) => b === k.key[0]))) {
     throw new ConfigError(
       'ENCRYPTION_KEY is too weak for production: generate one with openssl rand -base64 32.',
     );
@@ -183,8 +265,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       secret: e.JWT_SECRET ?? DEV_JWT_SECRET,
       issuer: 'woopdi',
       audience: 'woopdi-api',
-      accessTtlSeconds: 15 * 60,
-      refreshTtlSeconds: 30 * 24 * 3600,
+      accessTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
     },
     encryptionKeys,
     sendgrid:
@@ -199,7 +281,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ? { bucket: e.GCP_BUCKET_NAME, credentialsFile: e.GCP_SERVICE_FILE_CRED_JSON_LOCATION }
       : undefined,
     replicateApiToken: e.REPLICATE_API_TOKEN,
+    replicate: { model: e.REPLICATE_MODEL, apiBase: e.REPLICATE_API_BASE },
+    plans: planCatalogue({
+      freeSeats: e.PLAN_FREE_SEATS,
+      freeStorageMb: e.PLAN_FREE_STORAGE_MB,
+      proStorageMb: e.PLAN_PRO_STORAGE_MB,
+      proPriceId: e.STRIPE_PRICE_PRO,
+    }),
+    billing: { graceDays: e.BILLING_GRACE_DAYS },
+    storage: {
+      dir: e.STORAGE_DIR,
+      maxUploadBytes: e.UPLOAD_MAX_BYTES,
+      allowedContentTypes: e.UPLOAD_CONTENT_TYPES
+        ? e.UPLOAD_CONTENT_TYPES.split(',').map((s) => s.trim().toLowerCase())
+        : defaultContentTypes,
+      signedUrlTtlSeconds: e.SIGNED_URL_TTL_SECONDS,
+    },
     maxOwnedTeamOrgs: e.MAX_OWNED_TEAM_ORGS,
+    rateLimits: {
+      ...defaultRateLimitRules,
+      ...(e.RATE_LIMIT_LOGIN && { login: e.RATE_LIMIT_LOGIN }),
+      ...(e.RATE_LIMIT_SIGNUP && { signup: e.RATE_LIMIT_SIGNUP }),
+      ...(e.RATE_LIMIT_PASSWORD_RESET && { passwordReset: e.RATE_LIMIT_PASSWORD_RESET }),
+      ...(e.RATE_LIMIT_INVITATIONS && { invitation: e.RATE_LIMIT_INVITATIONS }),
+    },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
   };
 }

@@ -59,7 +59,10 @@ export function open(keys: EncryptionKey[], sealed: string): string {
   if (version !== 'v1' || !keyId || !iv || !tag || ct === undefined) throw new Error('not a sealed value');
   const key = keys.find((k) => k.id === keyId);
   if (!key) throw new Error(`no encryption key with id "${keyId}"; add it to ENCRYPTION_KEY`);
-  const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'));
+  // A fixed tag length: Node otherwise accepts a tag truncated to 4 bytes, which is forgeable.
+  const decipher = createDecipheriv('aes-256-gcm', key.key, Buffer.from(iv, 'base64url'), {
+    authTagLength: 16,
+  });
   decipher.setAAD(Buffer.from(keyId));
   decipher.setAuthTag(Buffer.from(tag, 'base64url'));
   return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');

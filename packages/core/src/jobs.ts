@@ -5,6 +5,14 @@ import { z } from 'zod';
 
 export const jobPayloads = {
   send_email: z.object({ outboxId: z.uuid() }),
+  /** Runs one row of `tasks`; attempts come from the task kind. */
+  run_task: z.object({ taskId: z.uuid() }),
+  /** Processes one stored Stripe webhook event (stripe_events.id). */
+  stripe_event: z.object({ eventId: z.string().min(1) }),
+  /** Nightly: re-syncs every active subscription from Stripe and logs drift. */
+  billing_reconcile: z.object({}).passthrough(),
+  /** Hourly: removes pending uploads older than 24 h and the files of deleted organizations. */
+  assets_cleanup: z.object({}).passthrough(),
 } as const;
 
 export type JobName = keyof typeof jobPayloads;
@@ -19,6 +27,10 @@ export interface EnqueueOptions {
 
 export const defaultMaxAttempts: Record<JobName, number> = {
   send_email: 8,
+  run_task: 3,
+  stripe_event: 10,
+  billing_reconcile: 3,
+  assets_cleanup: 3,
 };
 
 /**

@@ -4,17 +4,28 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import type {} from 'vitest';
+import { inject } from 'vitest';
 import { migrate, migrationsFolder } from './migrate.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** Set by the global setup: where to create test databases, and the template to clone. */
     testDb: { adminUrl: string; template: string };
+    /** Set by the global setup: the Redis that answered PING, or null when none did. */
+    testRedisUrl: string | null;
   }
 }
 
 export const DEFAULT_TEST_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+export const DEFAULT_TEST_REDIS_URL = 'redis://127.0.0.1:6379';
+
+/**
+ * The Redis the test run may use, or null when none answered (outside CI): skip Redis-backed tests
+ * then, for example `describe.skipIf(!redisTestUrl())`.
+ */
+export function redisTestUrl(): string | null {
+  return inject('testRedisUrl') ?? null;
+}
 
 function withDatabase(url: string, database: string): string {
   const u = new URL(url);
@@ -94,4 +105,23 @@ export async function createTestDatabase(adminUrl: string, template: string): Pr
       }
     },
   };
+}
+
+/** Jobs waiting in graphile-worker's queue (its public `jobs` view hides payloads). */
+export async function queuedJobs(
+  sql: postgres.Sql,
+  taskIdentifier: string,
+): Promise<Array<{ id: string; payload: Record<string, unknown>; attempts: number; key: string | null }>> {
+  const rows = await sql`
+    select j.id::text as id, j.payload, j.attempts, j.key
+    from graphile_worker._private_jobs j
+    join graphile_worker._private_tasks t on t.id = j.task_id
+    where t.identifier = ${taskIdentifier}
+    order by j.id`;
+  return rows as unknown as Array<{
+    id: string;
+    payload: Record<string, unknown>;
+    attempts: number;
+    key: string | null;
+  }>;
 }

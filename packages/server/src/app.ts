@@ -13,11 +13,17 @@ import { retryAfterHeaders } from './errors.js';
 
 export interface AppOptions extends ApiDeps {
   sql: DbHandle['sql'];
-  /** Public base URL of this server, used in the OpenAPI document. */
+  /** Public base URL of this server for the OpenAPI document; '' keeps it relative (same origin). */
   publicUrl: string;
 }
 
 const JSON_LIMIT = '1mb';
+
+/** SSE and websocket clients send their access token in the query string: never log it. */
+export function redactUrl(url: string | undefined): string | undefined {
+  if (!url?.includes('?')) return url;
+  return url.replace(/([?&](?:token|connectionParams|access_token)=)[^&]*/g, '$1[redacted]');
+}
 
 export function createApp(options: AppOptions): Express {
   const { config, logger, sql } = options;
@@ -38,7 +44,7 @@ export function createApp(options: AppOptions): Express {
       customLogLevel: (_req, res, err) =>
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       serializers: {
-        req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: req.url }),
+        req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
         res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -56,14 +62,19 @@ export function createApp(options: AppOptions): Express {
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/readyz', async (_req, res) => {
+    let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
         sql`select 1`,
-        new Promise((_, reject) => setTimeout(() => reject(new Error('database timeout')), 2000)),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('database timeout')), 2000);
+        }),
       ]);
       res.json({ status: 'ok', database: 'ok' });
     } catch {
       res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+    } finally {
+      clearTimeout(timer);
     }
   });
 
@@ -106,8 +117,8 @@ export function createApp(options: AppOptions): Express {
     '/api',
     express.json({ limit: JSON_LIMIT, type: () => true }),
     (req, _res, next) => {
-      // Body-less POSTs (curl -X POST .../logout) are fine: treat them as an empty JSON object.
-      if (req.body === undefined) req.body = {};
+      // The body is parsed above whatever its declared type; telling the bridge it is JSON lets
+      // body-less POSTs (curl -X POST …/logout) through instead of failing with 415.
       req.headers['content-type'] = 'application/json';
       next();
     },

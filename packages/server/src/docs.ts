@@ -1,6 +1,6 @@
 // Interactive API docs served from installed packages, so they render with no internet access.
 import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import express, { type Router } from 'express';
 import helmet from 'helmet';
 
@@ -44,7 +44,13 @@ export function docsRouter(): Router {
   });
   r.get('/docs', uiPolicy, (_req, res) => void res.type('html').send(swaggerPage));
   r.get('/docs/init.js', (_req, res) => void res.type('application/javascript').send(swaggerInit));
-  r.use('/docs/assets', express.static(swaggerDir, { index: false, maxAge: '1d' }));
+  // Only the files the page uses: the package also ships a demo page pointing at a remote petstore.
+  for (const file of ['swagger-ui.css', 'swagger-ui-bundle.js', 'favicon-32x32.png']) {
+    r.get(
+      `/docs/assets/${file}`,
+      (_req, res) => void res.sendFile(join(swaggerDir, file), { maxAge: '1d', dotfiles: 'allow' }),
+    );
+  }
   r.get('/redoc', uiPolicy, (_req, res) => void res.type('html').send(redocPage));
   r.get(
     '/redoc/redoc.standalone.js',

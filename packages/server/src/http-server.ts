@@ -2,11 +2,13 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type AppOptions, createApp } from './app.js';
 import { apiDeps, type Runtime } from './runtime.js';
+import { attachWebSockets, type WebSocketGateway } from './websocket.js';
 
 export interface ApiServer {
   server: Server;
   url: string;
   port: number;
+  websockets: WebSocketGateway;
   /** Stops accepting, lets in-flight requests finish (bounded by the shutdown timeout), then closes. */
   stop(): Promise<void>;
 }
@@ -25,8 +27,9 @@ export async function startApiServer(
   });
   const actualPort = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${actualPort}`;
-  const appOptions: AppOptions = { ...deps, publicUrl: options.publicUrl ?? runtime.config.apiHost ?? url };
+  const appOptions: AppOptions = { ...deps, publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '' };
   server.on('request', createApp(appOptions));
+  const websockets = attachWebSockets(server, deps);
   // Bounds slow clients; longer than typical proxy idle timeouts so keep-alive reuse works.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
@@ -35,7 +38,9 @@ export async function startApiServer(
     server,
     url,
     port: actualPort,
+    websockets,
     async stop() {
+      await websockets.close();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timeout = new Promise<void>((resolve) =>

@@ -1,10 +1,12 @@
 // Service mode: one api process. Run migrations first with `pnpm db:migrate`.
 import { ConfigError, loadConfig } from '@woopdi/core';
+import { loadEnvFile } from './env-file.js';
 import { startApiServer } from './http-server.js';
 import { createRuntime } from './runtime.js';
 import { onShutdownSignal } from './shutdown.js';
 
 try {
+  loadEnvFile();
   const config = loadConfig();
   if (!config.databaseUrl) {
     throw new ConfigError(

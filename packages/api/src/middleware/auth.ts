@@ -15,6 +15,7 @@ export async function authenticate(ctx: Context): Promise<Session> {
       email: users.email,
       systemRole: users.systemRole,
       disabledAt: users.disabledAt,
+      familyId: sessions.familyId,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
@@ -29,5 +30,11 @@ export async function authenticate(ctx: Context): Promise<Session> {
     .limit(1);
   if (!row) throw unauthorized('Your session has ended: sign in again.');
   if (row.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
-  return { userId: row.userId, sessionId: claims.sid, systemRole: row.systemRole, email: row.email };
+  return {
+    userId: row.userId,
+    sessionId: claims.sid,
+    familyId: row.familyId,
+    systemRole: row.systemRole,
+    email: row.email,
+  };
 }

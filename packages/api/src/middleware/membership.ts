@@ -16,13 +16,12 @@ export interface Membership {
   isSolo: boolean;
 }
 
-/** The caller's membership in a live organization, or FORBIDDEN. Never says whether the org exists. */
-export async function requireMembership(
-  ctx: Context,
+/** A user's membership in a live (not deleted) organization. */
+export async function findMembership(
+  ctx: Pick<Context, 'db'>,
   userId: string,
   organizationId: string,
-  min: OrgRole,
-): Promise<Membership> {
+): Promise<Membership | undefined> {
   const [row] = await ctx.db
     .select({
       membershipId: memberships.id,
@@ -40,10 +39,7 @@ export async function requireMembership(
       ),
     )
     .limit(1);
-  if (!row) throw forbidden('You are not a member of this organization.');
-  if (!hasOrgRole(row.role, min)) {
-    throw forbidden(`This needs the ${min} role in the organization; yours is ${row.role}.`);
-  }
+  if (!row) return undefined;
   return {
     membershipId: row.membershipId,
     organizationId,
@@ -52,4 +48,19 @@ export async function requireMembership(
     isOwner: row.ownerUserId === userId,
     isSolo: row.isSolo,
   };
+}
+
+/** The caller's membership of at least `min`, or FORBIDDEN. Never says whether the org exists. */
+export async function requireMembership(
+  ctx: Pick<Context, 'db'>,
+  userId: string,
+  organizationId: string,
+  min: OrgRole,
+): Promise<Membership> {
+  const membership = await findMembership(ctx, userId, organizationId);
+  if (!membership) throw forbidden('You are not a member of this organization.');
+  if (!hasOrgRole(membership.role, min)) {
+    throw forbidden(`This needs the ${min} role in the organization; yours is ${membership.role}.`);
+  }
+  return membership;
 }

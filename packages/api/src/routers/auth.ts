@@ -102,7 +102,7 @@ export const authRouter = router({
     })
     .input(z.object({ email }))
     .output(message)
-    .mutation(({ ctx, input }) => auth.resendVerification(ctx, input.email)),
+    .mutation(({ ctx, input }) => auth.resendVerification(ctx, input.email, client(ctx))),
 
   requestPasswordReset: publicProcedure
     .meta({
@@ -118,7 +118,7 @@ export const authRouter = router({
     })
     .input(z.object({ email }))
     .output(message)
-    .mutation(({ ctx, input }) => auth.requestPasswordReset(ctx, input.email)),
+    .mutation(({ ctx, input }) => auth.requestPasswordReset(ctx, input.email, client(ctx))),
 
   resetPassword: publicProcedure
     .meta({

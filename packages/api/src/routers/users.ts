@@ -1,7 +1,8 @@
 import { z } from 'zod';
-import { membershipSummary, password, personName, user } from '../schemas.js';
+import { membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
+import { openUserEvents } from '../services/user-events.js';
 import * as users from '../services/users.js';
-import { authedProcedure, router } from '../trpc.js';
+import { authedProcedure, orgProcedure, router } from '../trpc.js';
 
 const tags = ['users'];
 
@@ -42,7 +43,27 @@ export const usersRouter = router({
         description: 'Team organizations by default; `includeSolo=true` adds your personal organization.',
       },
     })
-    .input(z.object({ includeSolo: z.boolean().default(false) }).default({ includeSolo: false }))
+    .input(z.object({ includeSolo: queryBoolean.default(false) }).default({ includeSolo: false }))
     .output(z.object({ memberships: z.array(membershipSummary) }))
     .query(({ ctx, input }) => users.listMemberships(ctx, ctx.session.userId, input.includeSolo)),
+
+  setActiveOrganization: orgProcedure('MEMBER')
+    .meta({
+      openapi: {
+        method: 'PUT',
+        path: '/user/active-organization',
+        tags,
+        summary: 'Remember the organization you are working in',
+        description: 'Stored on the account, so every client and sign-in starts there (`lastActiveOrganizationId`).',
+      },
+    })
+    .input(z.object({ organizationId: z.uuid() }))
+    .output(z.object({ lastActiveOrganizationId: z.uuid() }))
+    .mutation(({ ctx }) => users.setActiveOrganization(ctx, ctx.session.userId, ctx.membership.organizationId)),
+
+  /**
+   * Live events for the signed-in user: membership.added / removed / roleChanged and
+   * session.revoked. Over websocket (token in connection params) or SSE.
+   */
+  events: authedProcedure.subscription(({ ctx, signal }) => openUserEvents(ctx, ctx.session, signal)),
 });

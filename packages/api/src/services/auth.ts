@@ -4,6 +4,8 @@ import {
   hashPassword,
   queueEmail,
   unauthorized,
+  userChannel,
+  userEvent,
   verifyPassword,
 } from '@woopdi/core';
 import { users } from '@woopdi/db';
@@ -13,7 +15,7 @@ import { isUniqueViolation } from './deps.js';
 import { consumeOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
 import { createSoloOrganization } from './organizations.js';
 import { publicUser } from './serialize.js';
-import { familyOf, revokeAllForUser, revokeFamily, rotate, startSession } from './sessions.js';
+import { revokeAllForUser, revokeFamily, rotate, startSession } from './sessions.js';
 
 const LOGIN_FAILED = 'The email or password is incorrect.';
 const GENERIC_RESEND =
@@ -28,6 +30,7 @@ export async function signup(
   input: { email: string; password: string; name?: string | undefined },
   client: ClientInfo,
 ) {
+  await deps.rateLimits.consume('signup', client.ip ?? 'unknown');
   const passwordHash = await hashPassword(input.password);
   try {
     return await deps.db.transaction(async (tx) => {
@@ -60,10 +63,16 @@ export async function login(
   input: { email: string; password: string },
   client: ClientInfo,
 ) {
+  const limitKey = `${client.ip ?? 'unknown'}|${input.email}`;
+  await deps.rateLimits.check('login', limitKey);
   const user = await deps.db.query.users.findFirst({ where: eq(users.email, input.email) });
   // Unknown emails still pay for one hash check, so timing does not reveal which accounts exist.
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), input.password);
-  if (!user || !ok) throw unauthorized(LOGIN_FAILED);
+  if (!user || !ok) {
+    await deps.rateLimits.consume('login', limitKey);
+    throw unauthorized(LOGIN_FAILED);
+  }
+  await deps.rateLimits.reset('login', limitKey);
   if (user.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
   const tokens = await startSession(deps, deps.db, user, client);
   return { user: publicUser(user), tokens };
@@ -74,15 +83,15 @@ export const refresh = (deps: ServiceDeps, refreshToken: string, client: ClientI
 
 export async function logout(
   deps: ServiceDeps,
-  session: { userId: string; sessionId: string },
+  session: { userId: string; familyId: string },
   everywhere: boolean,
 ) {
-  if (everywhere) {
-    await revokeAllForUser(deps.db, session.userId);
-  } else {
-    const familyId = await familyOf(deps.db, session.sessionId);
-    if (familyId) await revokeFamily(deps.db, familyId);
-  }
+  if (everywhere) await revokeAllForUser(deps.db, session.userId);
+  else await revokeFamily(deps.db, session.familyId);
+  await deps.bus.publish(
+    userChannel(session.userId),
+    userEvent({ type: 'session.revoked', familyId: everywhere ? null : session.familyId }),
+  );
   return { message: everywhere ? 'Signed out of every session.' : 'Signed out.' };
 }
 
@@ -98,7 +107,8 @@ export async function verifyEmail(deps: ServiceDeps, token: string) {
   });
 }
 
-export async function resendVerification(deps: ServiceDeps, email: string) {
+export async function resendVerification(deps: ServiceDeps, email: string, client: ClientInfo) {
+  await deps.rateLimits.consume('passwordReset', client.ip ?? 'unknown');
   await deps.db.transaction(async (tx) => {
     const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
     if (!user || user.emailVerifiedAt || user.disabledAt) return;
@@ -112,7 +122,8 @@ export async function resendVerification(deps: ServiceDeps, email: string) {
   return { message: GENERIC_RESEND };
 }
 
-export async function requestPasswordReset(deps: ServiceDeps, email: string) {
+export async function requestPasswordReset(deps: ServiceDeps, email: string, client: ClientInfo) {
+  await deps.rateLimits.consume('passwordReset', client.ip ?? 'unknown');
   await deps.db.transaction(async (tx) => {
     const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
     if (!user || user.disabledAt) return;
@@ -128,7 +139,7 @@ export async function requestPasswordReset(deps: ServiceDeps, email: string) {
 
 export async function resetPassword(deps: ServiceDeps, token: string, newPassword: string) {
   const passwordHash = await hashPassword(newPassword);
-  await deps.db.transaction(async (tx) => {
+  const userId = await deps.db.transaction(async (tx) => {
     const userId = await consumeOneTimeToken(tx, token, 'reset_password');
     const [user] = await tx
       .update(users)
@@ -142,7 +153,9 @@ export async function resetPassword(deps: ServiceDeps, token: string, newPasswor
       template: 'password_changed',
       payload: { name: user!.name, email: user!.email },
     });
+    return userId;
   });
+  await deps.bus.publish(userChannel(userId), userEvent({ type: 'session.revoked', familyId: null }));
   return {
     message: 'Your password has been reset. Every session was signed out; sign in with the new password.',
   };

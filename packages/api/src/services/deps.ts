@@ -1,4 +1,4 @@
-import type { Config, Logger } from '@woopdi/core';
+import type { Config, EventBus, Logger, RateLimits } from '@woopdi/core';
 import type { Db } from '@woopdi/db';
 import type { AccessTokens } from './access-tokens.js';
 
@@ -8,6 +8,8 @@ export interface ServiceDeps {
   config: Config;
   logger: Logger;
   accessTokens: AccessTokens;
+  bus: EventBus;
+  rateLimits: RateLimits;
 }
 
 export interface ClientInfo {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { conflict, forbidden, notFound } from '@woopdi/core';
+import { conflict, forbidden, notFound, userChannel, userEvent } from '@woopdi/core';
 import { type DbOrTx, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
+import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
 import { publicOrganization } from './serialize.js';
 
@@ -38,7 +39,7 @@ export const createSoloOrganization = (tx: DbOrTx, user: { id: string; email: st
   insertOrganization(tx, { name: soloOrganizationName(user.email), ownerUserId: user.id, isSolo: true });
 
 export async function createTeamOrganization(deps: ServiceDeps, userId: string, name: string) {
-  return deps.db.transaction(async (tx) => {
+  const org = await deps.db.transaction(async (tx) => {
     // Serialises concurrent creates by the same user, so the limit cannot be raced.
     await tx.select({ id: users.id }).from(users).where(eq(users.id, userId)).for('update');
     const [owned] = await tx
@@ -57,12 +58,24 @@ export async function createTeamOrganization(deps: ServiceDeps, userId: string, 
         `You already own ${limit === 1 ? 'a team organization' : `${limit} team organizations`}, the most allowed. Transfer or delete one first.`,
       );
     }
-    const org = await insertOrganization(tx, { name, ownerUserId: userId, isSolo: false });
-    return publicOrganization(org);
+    const created = await insertOrganization(tx, { name, ownerUserId: userId, isSolo: false });
+    await audit(tx, {
+      organizationId: created.id,
+      actorUserId: userId,
+      action: 'organization.created',
+      target: { type: 'organization', id: created.id },
+      metadata: { name },
+    });
+    return created;
   });
+  await deps.bus.publish(
+    userChannel(userId),
+    userEvent({ type: 'membership.added', organizationId: org.id, role: 'ADMIN' }),
+  );
+  return publicOrganization(org);
 }
 
-async function loadLive(db: DbOrTx, organizationId: string) {
+export async function loadLive(db: DbOrTx, organizationId: string) {
   const org = await db.query.organizations.findFirst({
     where: (o, { and, eq, isNull }) => and(eq(o.id, organizationId), isNull(o.deletedAt)),
   });
@@ -77,11 +90,21 @@ export async function getOrganization(deps: ServiceDeps, actor: Membership) {
 
 export async function renameOrganization(deps: ServiceDeps, actor: Membership, name: string) {
   if (actor.isSolo) throw forbidden('Personal (solo) organizations cannot be renamed.');
-  const [org] = await deps.db
-    .update(organizations)
-    .set({ name })
-    .where(and(eq(organizations.id, actor.organizationId), isNull(organizations.deletedAt)))
-    .returning();
-  if (!org) throw notFound('Organization');
+  const org = await deps.db.transaction(async (tx) => {
+    const before = await loadLive(tx, actor.organizationId);
+    const [after] = await tx
+      .update(organizations)
+      .set({ name })
+      .where(eq(organizations.id, actor.organizationId))
+      .returning();
+    await audit(tx, {
+      organizationId: actor.organizationId,
+      actorUserId: actor.userId,
+      action: 'organization.renamed',
+      target: { type: 'organization', id: actor.organizationId },
+      metadata: { from: before.name, to: name },
+    });
+    return after!;
+  });
   return publicOrganization(org);
 }

@@ -96,14 +96,6 @@ export async function revokeFamily(db: DbOrTx, familyId: string): Promise<void> 
     .where(and(eq(sessions.familyId, familyId), isNull(sessions.revokedAt)));
 }
 
-export async function familyOf(db: DbOrTx, sessionId: string): Promise<string | undefined> {
-  const [row] = await db
-    .select({ familyId: sessions.familyId })
-    .from(sessions)
-    .where(eq(sessions.id, sessionId));
-  return row?.familyId;
-}
-
 /** Revokes every session of a user, optionally sparing one family (the caller's own sign-in). */
 export async function revokeAllForUser(db: DbOrTx, userId: string, exceptFamilyId?: string): Promise<void> {
   await db

@@ -1,10 +1,18 @@
-import { badRequest, hashPassword, queueEmail, unauthorized, verifyPassword } from '@woopdi/core';
+import {
+  badRequest,
+  hashPassword,
+  queueEmail,
+  unauthorized,
+  userChannel,
+  userEvent,
+  verifyPassword,
+} from '@woopdi/core';
 import { memberships, organizations, users } from '@woopdi/db';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Session } from '../context.js';
 import type { ServiceDeps } from './deps.js';
 import { publicUser } from './serialize.js';
-import { familyOf, revokeAllForUser } from './sessions.js';
+import { revokeAllForUser } from './sessions.js';
 
 export async function me(deps: ServiceDeps, userId: string) {
   const user = await deps.db.query.users.findFirst({ where: eq(users.id, userId) });
@@ -36,7 +44,7 @@ export async function updateMe(
     const [user] = await tx.update(users).set(changes).where(eq(users.id, session.userId)).returning();
     if (changes.passwordHash) {
       // Every other sign-in ends; this one continues.
-      await revokeAllForUser(tx, session.userId, await familyOf(tx, session.sessionId));
+      await revokeAllForUser(tx, session.userId, session.familyId);
       await queueEmail(tx, {
         to: user!.email,
         template: 'password_changed',
@@ -45,6 +53,12 @@ export async function updateMe(
     }
     return user!;
   });
+  if (changes.passwordHash) {
+    await deps.bus.publish(
+      userChannel(session.userId),
+      userEvent({ type: 'session.revoked', familyId: null, exceptFamilyId: session.familyId }),
+    );
+  }
   return publicUser(updated);
 }
 
@@ -76,4 +90,9 @@ export async function listMemberships(deps: ServiceDeps, userId: string, include
       joinedAt: joinedAt.toISOString(),
     })),
   };
+}
+
+export async function setActiveOrganization(deps: ServiceDeps, userId: string, organizationId: string) {
+  await deps.db.update(users).set({ lastActiveOrganizationId: organizationId }).where(eq(users.id, userId));
+  return { lastActiveOrganizationId: organizationId };
 }

@@ -2,15 +2,18 @@ import { z } from 'zod';
 
 // Each template: its payload schema and a renderer. The payload schemas are also the contract of
 // the email_outbox rows (and of the send_email job), so a bad payload fails before anything is sent.
+// Links are built from WEB_CLIENT_URL; anything but http(s) is a bug, never a link to send.
+const link = z.url({ protocol: /^https?$/ });
+
 export const emailPayloads = {
-  verify_email: z.object({ name: z.string().nullish(), url: z.url() }),
-  reset_password: z.object({ name: z.string().nullish(), url: z.url() }),
+  verify_email: z.object({ name: z.string().nullish(), url: link }),
+  reset_password: z.object({ name: z.string().nullish(), url: link }),
   password_changed: z.object({ name: z.string().nullish(), email: z.email() }),
   invitation: z.object({
     inviterName: z.string(),
     organizationName: z.string(),
     role: z.string(),
-    url: z.url(),
+    url: link,
   }),
 } as const;
 

@@ -1,0 +1,75 @@
+import { auditLog, type Db, type DbOrTx } from '@woopdi/db';
+import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { decodeCursor, keysetAfter, page } from './pagination.js';
+
+export type AuditAction =
+  | 'organization.created'
+  | 'organization.renamed'
+  | 'organization.deleted'
+  | 'organization.ownership_transferred'
+  | 'member.role_changed'
+  | 'member.removed'
+  | 'member.left'
+  | 'member.joined'
+  | 'invitation.created'
+  | 'invitation.rotated'
+  | 'invitation.resent'
+  | 'invitation.revoked'
+  | 'invitation.accepted'
+  | 'admin.user_created'
+  | 'admin.system_role_changed'
+  | 'admin.user_disabled'
+  | 'admin.user_enabled';
+
+export interface AuditEntry {
+  organizationId: string | null;
+  actorUserId: string | null;
+  action: AuditAction;
+  target?: { type: string; id: string };
+  metadata?: Record<string, unknown>;
+}
+
+/** Appends one row, inside the caller's transaction: it exists if and only if the change commits. */
+export async function audit(tx: DbOrTx, entry: AuditEntry): Promise<void> {
+  await tx.insert(auditLog).values({
+    organizationId: entry.organizationId,
+    actorUserId: entry.actorUserId,
+    action: entry.action,
+    targetType: entry.target?.type ?? null,
+    targetId: entry.target?.id ?? null,
+    metadata: entry.metadata ?? {},
+  });
+}
+
+export async function listAuditLog(
+  db: Db,
+  organizationId: string,
+  input: { limit: number; cursor?: string | undefined; action?: string | undefined },
+) {
+  const before = decodeCursor(input.cursor);
+  const rows = await db
+    .select()
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.organizationId, organizationId),
+        input.action ? eq(auditLog.action, input.action) : undefined,
+        keysetAfter(auditLog.at, auditLog.id, before, 'desc'),
+      ),
+    )
+    .orderBy(desc(auditLog.at), desc(auditLog.id))
+    .limit(input.limit + 1);
+  const { items, nextCursor } = page(rows, input.limit, (r) => ({ at: r.at, id: r.id }));
+  return {
+    entries: items.map((r) => ({
+      id: r.id,
+      action: r.action,
+      actorUserId: r.actorUserId,
+      targetType: r.targetType,
+      targetId: r.targetId,
+      metadata: r.metadata,
+      at: r.at.toISOString(),
+    })),
+    nextCursor,
+  };
+}

@@ -1,0 +1,230 @@
+// The member-management role matrix (DESIGN §4), generated from one decision table: every actor ×
+// every target × every operation, each run through the real router (gates included) in a fresh
+// organization, and checked both for its answer and for what it did (or did not do) to the database.
+import { auditLog, memberships, type OrgRole, users } from '@woopdi/db';
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { insertOrganization } from '../src/services/organizations.js';
+import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
+import { codeOf, signUp, uniqueEmail } from './fixtures.js';
+
+// ---------------------------------------------------------------------------------------------
+// The decision table: an independent restatement of DESIGN §4 (deliberately not member-rules.ts).
+// ---------------------------------------------------------------------------------------------
+
+const ACTORS = ['owner', 'ADMIN', 'MODERATOR', 'MEMBER', 'non-member', 'system admin', 'superadmin'] as const;
+/** `outsider` (a user who is not in the organization) is an extra target: it is the NOT_FOUND row. */
+const TARGETS = ['owner', 'ADMIN', 'MODERATOR', 'MEMBER', 'self', 'outsider'] as const;
+type Actor = (typeof ACTORS)[number];
+type Target = (typeof TARGETS)[number];
+type Operation = { kind: 'updateRole'; role: OrgRole } | { kind: 'remove' };
+type Outcome = 'OK' | 'BAD_REQUEST' | 'FORBIDDEN' | 'NOT_FOUND';
+
+const OPERATIONS: Operation[] = [
+  { kind: 'updateRole', role: 'ADMIN' },
+  { kind: 'updateRole', role: 'MODERATOR' },
+  { kind: 'updateRole', role: 'MEMBER' },
+  { kind: 'remove' },
+];
+const opName = (op: Operation) => (op.kind === 'remove' ? 'remove' : `updateRole→${op.role}`);
+
+/** The actor's role in the organization; system roles give none (they do not bypass org gates). */
+const ORG_ROLE: Record<Actor, OrgRole | null> = {
+  owner: 'ADMIN',
+  ADMIN: 'ADMIN',
+  MODERATOR: 'MODERATOR',
+  MEMBER: 'MEMBER',
+  'non-member': null,
+  'system admin': null,
+  superadmin: null,
+};
+const RANK: Record<OrgRole, number> = { MEMBER: 1, MODERATOR: 2, ADMIN: 3 };
+
+function expected(actor: Actor, target: Target, op: Operation): Outcome {
+  const role = ORG_ROLE[actor];
+  // Managing members is a MODERATOR+ procedure: no membership, or too low a role, is FORBIDDEN
+  // before anything is said about the target.
+  if (!role || RANK[role] < RANK.MODERATOR) return 'FORBIDDEN';
+  // Nobody changes their own role (nor removes themself: they leave): 400.
+  if (target === 'self' || (target === 'owner' && actor === 'owner')) return 'BAD_REQUEST';
+  // A user who is not a member is not found in this organization.
+  if (target === 'outsider') return 'NOT_FOUND';
+  // The owner is never demoted or removed (ownership moves only by transfer): 403.
+  if (target === 'owner') return 'FORBIDDEN';
+  // ADMINs may do everything to anyone except the owner.
+  if (role === 'ADMIN') return 'OK';
+  // MODERATORs may promote a MEMBER to MODERATOR and remove MEMBERs; nothing else.
+  if (target === 'MEMBER' && (op.kind === 'remove' || op.role === 'MODERATOR')) return 'OK';
+  return 'FORBIDDEN';
+}
+
+/** invitations.create: MODERATORs invite MEMBERs only, ADMINs any role, MEMBERs and outsiders none. */
+function expectedInvite(actor: Actor, role: OrgRole): Outcome {
+  const own = ORG_ROLE[actor];
+  if (!own || RANK[own] < RANK.MODERATOR) return 'FORBIDDEN';
+  if (own === 'ADMIN') return 'OK';
+  return role === 'MEMBER' ? 'OK' : 'FORBIDDEN';
+}
+
+const CASES = ACTORS.flatMap((actor) =>
+  TARGETS.flatMap((target) => OPERATIONS.map((op) => ({ actor, target, op, outcome: expected(actor, target, op) }))),
+);
+const INVITE_CASES = ACTORS.flatMap((actor) =>
+  (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({ actor, role, outcome: expectedInvite(actor, role) })),
+);
+
+// ---------------------------------------------------------------------------------------------
+// The world: one user per part, and a fresh organization per case.
+// ---------------------------------------------------------------------------------------------
+
+type Person = { id: string; email: string; token: string };
+/** Actors, plus the targets that are somebody else: a target `ADMIN` is another ADMIN than the actor. */
+type Part = Actor | 'target ADMIN' | 'target MODERATOR' | 'target MEMBER' | 'outsider';
+
+let deps: TestDeps;
+const people = {} as Record<Part, Person>;
+
+beforeAll(async () => {
+  deps = await createTestDeps();
+  const parts: Part[] = [...ACTORS, 'target ADMIN', 'target MODERATOR', 'target MEMBER', 'outsider'];
+  await Promise.all(
+    parts.map(async (part) => {
+      const { user, email, tokens } = await signUp(deps, uniqueEmail(part.replace(/\W/g, '')));
+      people[part] = { id: user.id, email, token: tokens.accessToken };
+    }),
+  );
+  // The system role is read from the database on every request, so the tokens stay valid.
+  await deps.db.update(users).set({ systemRole: 'admin' }).where(eq(users.id, people['system admin'].id));
+  await deps.db.update(users).set({ systemRole: 'superadmin' }).where(eq(users.id, people.superadmin.id));
+  console.log(
+    `role matrix: ${CASES.length} (actor, target, operation) cases ` +
+      `(${ACTORS.length} actors × ${TARGETS.length} targets × ${OPERATIONS.length} operations; ` +
+      `${CASES.filter((c) => c.target !== 'outsider').length} without the outsider target), ` +
+      `plus ${INVITE_CASES.length} invitations.create (actor, role) cases`,
+  );
+});
+afterAll(() => deps.close());
+
+/** A team organization owned by `owner` with two ADMINs, two MODERATORs and two MEMBERs besides. */
+async function freshOrganization(): Promise<string> {
+  return deps.db.transaction(async (tx) => {
+    const org = await insertOrganization(tx, { name: 'Matrix Org', ownerUserId: people.owner.id, isSolo: false });
+    await tx.insert(memberships).values([
+      { organizationId: org.id, userId: people.ADMIN.id, role: 'ADMIN' },
+      { organizationId: org.id, userId: people.MODERATOR.id, role: 'MODERATOR' },
+      { organizationId: org.id, userId: people.MEMBER.id, role: 'MEMBER' },
+      { organizationId: org.id, userId: people['target ADMIN'].id, role: 'ADMIN' },
+      { organizationId: org.id, userId: people['target MODERATOR'].id, role: 'MODERATOR' },
+      { organizationId: org.id, userId: people['target MEMBER'].id, role: 'MEMBER' },
+    ]);
+    return org.id;
+  });
+}
+
+async function rolesIn(organizationId: string): Promise<Record<string, OrgRole>> {
+  const rows = await deps.db
+    .select({ userId: memberships.userId, role: memberships.role })
+    .from(memberships)
+    .where(eq(memberships.organizationId, organizationId));
+  return Object.fromEntries(rows.map((r) => [r.userId, r.role]));
+}
+
+function targetUser(actor: Actor, target: Target): Person {
+  if (target === 'self' || target === 'owner' || target === 'outsider') return people[target === 'self' ? actor : target];
+  return people[`target ${target}`];
+}
+
+describe('the decision table', () => {
+  it('covers every outcome, and the specified actors × targets × operations', () => {
+    const outcomes = new Set(CASES.map((c) => c.outcome));
+    expect([...outcomes].sort()).toEqual(['BAD_REQUEST', 'FORBIDDEN', 'NOT_FOUND', 'OK']);
+    expect(CASES).toHaveLength(7 * 6 * 4);
+    // Spot checks of the sentences of DESIGN §4, so a wrong table cannot pass unnoticed.
+    const find = (a: Actor, t: Target, o: string) => CASES.find((c) => c.actor === a && c.target === t && opName(c.op) === o)!.outcome;
+    expect(find('MODERATOR', 'MEMBER', 'updateRole→MODERATOR')).toBe('OK');
+    expect(find('MODERATOR', 'MEMBER', 'updateRole→ADMIN')).toBe('FORBIDDEN');
+    expect(find('MODERATOR', 'MODERATOR', 'remove')).toBe('FORBIDDEN');
+    expect(find('ADMIN', 'owner', 'remove')).toBe('FORBIDDEN');
+    expect(find('ADMIN', 'owner', 'updateRole→MEMBER')).toBe('FORBIDDEN');
+    expect(find('ADMIN', 'ADMIN', 'updateRole→MEMBER')).toBe('OK');
+    expect(find('owner', 'self', 'updateRole→MEMBER')).toBe('BAD_REQUEST');
+    expect(find('superadmin', 'MEMBER', 'remove')).toBe('FORBIDDEN');
+  });
+});
+
+describe('members.updateRole / members.remove', () => {
+  // Every case has its own organization, so they run concurrently (assertions through the test's own expect).
+  it.concurrent.for(
+    CASES.map((c) => ({ ...c, name: `${c.actor} ${opName(c.op)} on ${c.target} → ${c.outcome}` })),
+  )('$name', async ({ actor, target, op, outcome }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const before = await rolesIn(organizationId);
+    const subject = targetUser(actor, target);
+    const api = callerFor(deps, people[actor].token);
+    const call =
+      op.kind === 'remove'
+        ? api.members.remove({ organizationId, userId: subject.id })
+        : api.members.updateRole({ organizationId, userId: subject.id, role: op.role });
+    expect(await codeOf(call)).toBe(outcome);
+
+    const after = await rolesIn(organizationId);
+    const audits = await deps.db.select().from(auditLog).where(eq(auditLog.organizationId, organizationId));
+    if (outcome !== 'OK') {
+      expect(after).toEqual(before);
+      expect(audits).toEqual([]);
+      return;
+    }
+    if (op.kind === 'remove') {
+      const { [subject.id]: _gone, ...rest } = before;
+      expect(after).toEqual(rest);
+      expect(audits.map((a) => [a.action, a.actorUserId, a.targetId])).toEqual([
+        ['member.removed', people[actor].id, subject.id],
+      ]);
+    } else {
+      expect(after).toEqual({ ...before, [subject.id]: op.role });
+      const changed = before[subject.id] !== op.role;
+      expect(audits.map((a) => [a.action, a.targetId, a.metadata])).toEqual(
+        changed ? [['member.role_changed', subject.id, { from: before[subject.id], to: op.role }]] : [],
+      );
+    }
+  });
+});
+
+describe('invitations.create roles', () => {
+  it.concurrent.for(INVITE_CASES.map((c) => ({ ...c, name: `${c.actor} invites as ${c.role} → ${c.outcome}` })))(
+    '$name',
+    async ({ actor, role, outcome }, { expect }) => {
+      const organizationId = await freshOrganization();
+      const email = uniqueEmail('invitee');
+      expect(await codeOf(callerFor(deps, people[actor].token).invitations.create({ organizationId, email, role }))).toBe(
+        outcome,
+      );
+      const rows = await deps.sql`select role from invitations where organization_id = ${organizationId}`;
+      expect(rows.map((r) => r.role)).toEqual(outcome === 'OK' ? [role] : []);
+    },
+  );
+});
+
+describe('members.list', () => {
+  it('is open to MODERATOR and ADMIN members only', async () => {
+    const organizationId = await freshOrganization();
+    const results = Object.fromEntries(
+      await Promise.all(
+        ACTORS.map(async (a) => [a, await codeOf(callerFor(deps, people[a].token).members.list({ organizationId }))]),
+      ),
+    );
+    expect(results).toEqual(
+      Object.fromEntries(ACTORS.map((a) => [a, ORG_ROLE[a] && RANK[ORG_ROLE[a]] >= RANK.MODERATOR ? 'OK' : 'FORBIDDEN'])),
+    );
+    const { members } = await callerFor(deps, people.MODERATOR.token).members.list({ organizationId });
+    expect(members.map((m) => [m.userId, m.role, m.isOwner])).toEqual(
+      expect.arrayContaining([
+        [people.owner.id, 'ADMIN', true],
+        [people.ADMIN.id, 'ADMIN', false],
+        [people.MODERATOR.id, 'MODERATOR', false],
+        [people.MEMBER.id, 'MEMBER', false],
+      ]),
+    );
+    expect(members).toHaveLength(7);
+  });
+});

@@ -1,0 +1,296 @@
+// The cross-tenant matrix: every org-scoped procedure of the router (read from the router itself, so
+// a new one cannot be forgotten) is called with another organization's ids — by an ADMIN (and owner)
+// of a different organization, by a user who belongs to no team organization, and, where the
+// procedure needs more than MEMBER, by a MEMBER of that organization. Every call is denied, the
+// error says nothing about the other organization, and the other organization is left unchanged.
+//
+// Subscriptions are not in the main matrix yet (users.events is user-scoped; org-scoped ones such as
+// tasks.events need a streaming harness to check what they stream): only their gate is checked, at
+// subscribe time, in the last test.
+import { auditLog, invitations, memberships, organizations, users } from '@woopdi/db';
+import { asc, eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appRouter } from '../src/root.js';
+import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
+import type { Access } from '../src/trpc.js';
+import { signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+
+/** Organization B, the one under attack: its ids and everything that must not leak. */
+interface Victim {
+  organizationId: string;
+  invitationId: string;
+  ownerId: string;
+  adminId: string;
+  memberId: string;
+  /** A task of B (started in B by its owner). */
+  taskId: string;
+}
+/** The attacker's own organization A, for inputs that mix A's organization with B's other ids. */
+interface Attacker {
+  organizationId: string;
+}
+
+interface Entry {
+  /** The input built from B's ids. Its gate key (`meta.access.via`) must hold a B id. */
+  input: (b: Victim) => Record<string, unknown>;
+  /** Optionally, A's organization with B's other ids (a member of B addressed through A). */
+  mixed?: (b: Victim, a: Attacker) => Record<string, unknown>;
+}
+
+/** Every org-scoped procedure must have an entry here; the test fails for one that has none. */
+const MATRIX: Record<string, Entry> = {
+  'organizations.get': { input: (b) => ({ organizationId: b.organizationId }) },
+  'organizations.update': { input: (b) => ({ organizationId: b.organizationId, name: 'Taken over' }) },
+  'organizations.delete': { input: (b) => ({ organizationId: b.organizationId }) },
+  'organizations.transferOwnership': {
+    input: (b) => ({ organizationId: b.organizationId, userId: b.adminId }),
+    mixed: (b, a) => ({ organizationId: a.organizationId, userId: b.adminId }),
+  },
+  'organizations.leave': { input: (b) => ({ organizationId: b.organizationId }) },
+  'organizations.auditLog': { input: (b) => ({ organizationId: b.organizationId }) },
+  'members.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'members.updateRole': {
+    input: (b) => ({ organizationId: b.organizationId, userId: b.memberId, role: 'ADMIN' }),
+    mixed: (b, a) => ({ organizationId: a.organizationId, userId: b.memberId, role: 'ADMIN' }),
+  },
+  'members.remove': {
+    input: (b) => ({ organizationId: b.organizationId, userId: b.memberId }),
+    mixed: (b, a) => ({ organizationId: a.organizationId, userId: b.memberId }),
+  },
+  'invitations.create': {
+    input: (b) => ({ organizationId: b.organizationId, email: 'planted@example.com', role: 'ADMIN' }),
+  },
+  'invitations.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'invitations.revoke': { input: (b) => ({ invitationId: b.invitationId }) },
+  'invitations.resend': { input: (b) => ({ invitationId: b.invitationId }) },
+  'users.setActiveOrganization': { input: (b) => ({ organizationId: b.organizationId }) },
+  'tasks.start': {
+    input: (b) => ({ organizationId: b.organizationId, kind: 'example_streaming', input: { steps: 1, intervalMs: 10 } }),
+  },
+  'tasks.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'tasks.get': { input: (b) => ({ taskId: b.taskId }) },
+  'tasks.cancel': { input: (b) => ({ taskId: b.taskId }) },
+};
+
+type AnyProcedure = {
+  _def: {
+    type: 'query' | 'mutation' | 'subscription';
+    meta?: { access?: Access };
+    inputs: { parse(input: unknown): unknown }[];
+  };
+};
+const procedures = Object.entries(appRouter._def.procedures as Record<string, AnyProcedure>);
+const orgScoped = procedures
+  .filter(([, p]) => p._def.type !== 'subscription' && p._def.meta?.access?.scope === 'org')
+  .map(([path, p]) => ({ path, access: p._def.meta!.access as Extract<Access, { scope: 'org' }> }));
+/** Org-scoped subscriptions: only the refusal at subscribe time is checked (see the header). */
+const SUBSCRIPTIONS: Record<string, (b: Victim) => Record<string, unknown>> = {
+  'tasks.events': (b) => ({ taskId: b.taskId }),
+};
+const orgSubscriptions = procedures
+  .filter(([, p]) => p._def.type === 'subscription' && p._def.meta?.access?.scope === 'org')
+  .map(([path]) => path);
+/** The ones with an entry (a missing entry fails the coverage test, not every test below). */
+const covered = orgScoped.filter((p) => MATRIX[p.path]);
+const excludedSubscriptions = procedures.filter(([, p]) => p._def.type === 'subscription').map(([path]) => path);
+
+/** Calls a procedure by its dotted path through the real router, as the holder of `token`. */
+async function callPath(deps: TestDeps, token: string | null, path: string, input: unknown) {
+  let target: unknown = callerFor(deps, token);
+  for (const part of path.split('.')) target = (target as Record<string, unknown>)[part];
+  try {
+    await (target as (input: unknown) => Promise<unknown>)(input);
+    return { code: 'OK', message: '' };
+  } catch (e) {
+    const err = e as { code?: string; message?: string; cause?: { message?: string } };
+    return { code: err.code ?? 'UNKNOWN', message: `${err.message ?? ''} ${err.cause?.message ?? ''}` };
+  }
+}
+
+let deps: TestDeps;
+let victim: Victim;
+let attackerOrg: Attacker;
+/** What B is called and who is in it: none of it may appear in an answer to an outsider. */
+let secrets: { name: string; slug: string; emails: string[]; ids: string[] };
+const tokens = { attacker: '', loner: '', memberOfB: '' };
+
+/** B's rows that a denied call must leave exactly as they were. */
+async function snapshotOfB() {
+  const id = victim.organizationId;
+  return {
+    org: await deps.db.select().from(organizations).where(eq(organizations.id, id)),
+    members: await deps.db
+      .select({ userId: memberships.userId, role: memberships.role })
+      .from(memberships)
+      .where(eq(memberships.organizationId, id))
+      .orderBy(asc(memberships.userId)),
+    invitations: await deps.db.select().from(invitations).where(eq(invitations.organizationId, id)),
+    audit: (await deps.db.select({ id: auditLog.id }).from(auditLog).where(eq(auditLog.organizationId, id))).length,
+    tasks: await deps.sql`select id, status, created_by from tasks where organization_id = ${id} order by id`,
+    activeOrgOfOutsiders: await deps.db
+      .select({ id: users.id, last: users.lastActiveOrganizationId })
+      .from(users)
+      .where(eq(users.lastActiveOrganizationId, id)),
+  };
+}
+
+beforeAll(async () => {
+  deps = await createTestDeps();
+  const [ownerB, adminB, memberB, attacker, loner] = await Promise.all(
+    ['bowner', 'badmin', 'bmember', 'attacker', 'loner'].map((p) => signUp(deps, uniqueEmail(p))),
+  );
+  const orgB = await ownerB!.api.organizations.create({ name: 'Bravo Confidential Holdings' });
+  for (const [person, role] of [
+    [adminB!, 'ADMIN'],
+    [memberB!, 'MEMBER'],
+  ] as const) {
+    await ownerB!.api.invitations.create({ organizationId: orgB.id, email: person.email, role });
+    const token = await tokenFromOutbox(deps, person.email, 'invitation');
+    await person.api.invitations.accept({ token });
+  }
+  const pendingEmail = uniqueEmail('bpending');
+  const pending = await ownerB!.api.invitations.create({ organizationId: orgB.id, email: pendingEmail, role: 'MEMBER' });
+
+  const { taskId } = await ownerB!.api.tasks.start({
+    organizationId: orgB.id,
+    kind: 'example_streaming',
+    input: { steps: 1, intervalMs: 10 },
+  });
+  const orgA = await attacker!.api.organizations.create({ name: 'Alpha Team' });
+  victim = {
+    organizationId: orgB.id,
+    invitationId: pending.id,
+    ownerId: ownerB!.user.id,
+    adminId: adminB!.user.id,
+    memberId: memberB!.user.id,
+    taskId,
+  };
+  attackerOrg = { organizationId: orgA.id };
+  secrets = {
+    name: orgB.name,
+    slug: orgB.slug,
+    emails: [ownerB!.email, adminB!.email, memberB!.email, pendingEmail],
+    ids: [orgB.id, pending.id, ownerB!.user.id, adminB!.user.id, memberB!.user.id, taskId],
+  };
+  tokens.attacker = attacker!.tokens.accessToken;
+  tokens.loner = loner!.tokens.accessToken;
+  tokens.memberOfB = memberB!.tokens.accessToken;
+  console.log(
+    `tenant isolation: ${orgScoped.length} org-scoped queries/mutations enumerated from appRouter ` +
+      `(${orgScoped.map((p) => p.path).join(', ')}); subscriptions outside the matrix: ${excludedSubscriptions.join(', ')} ` +
+      `(org-scoped ones, gate checked at subscribe only: ${orgSubscriptions.join(', ')})`,
+  );
+});
+afterAll(() => deps.close());
+
+describe('the matrix covers the router', () => {
+  it('every query and mutation declares who may call it (meta.access)', () => {
+    const missing = procedures.filter(([, p]) => p._def.type !== 'subscription' && !p._def.meta?.access).map(([k]) => k);
+    expect(missing).toEqual([]);
+  });
+
+  it('every org-scoped procedure has an entry, and every entry is an org-scoped procedure', () => {
+    expect(orgScoped.length).toBeGreaterThanOrEqual(14);
+    expect(orgScoped.map((p) => p.path).filter((path) => !MATRIX[path])).toEqual([]);
+    expect(Object.keys(MATRIX).filter((path) => !orgScoped.some((p) => p.path === path))).toEqual([]);
+  });
+
+  it("each entry addresses the procedure's gate key with one of B's ids, in a valid input", () => {
+    const bIds = new Set([victim.organizationId, victim.invitationId, victim.taskId]);
+    const byPath = Object.fromEntries(procedures);
+    for (const { path, access } of covered) {
+      const entry = MATRIX[path]!;
+      const input = entry.input(victim);
+      expect(bIds.has(String(input[access.via])), `${path} gates on ${access.via}`).toBe(true);
+      // The inputs pass the procedure's own schemas, so a refusal below is never about a malformed input.
+      for (const candidate of [input, ...(entry.mixed ? [entry.mixed(victim, attackerOrg)] : [])]) {
+        for (const schema of byPath[path]!._def.inputs) expect(() => schema.parse(candidate), path).not.toThrow();
+      }
+    }
+  });
+});
+
+/** The error must not name B, its members, or ids of B beyond those the caller sent. */
+function expectNoLeak(path: string, message: string, sent: Record<string, unknown>) {
+  const sentValues = new Set(Object.values(sent).map(String));
+  const lower = message.toLowerCase();
+  expect(lower, `${path} leaks B's name`).not.toContain(secrets.name.toLowerCase());
+  expect(lower, `${path} leaks B's slug`).not.toContain(secrets.slug.toLowerCase());
+  for (const email of secrets.emails) expect(lower, `${path} leaks a member's email`).not.toContain(email);
+  for (const id of secrets.ids.filter((i) => !sentValues.has(i))) {
+    expect(lower, `${path} leaks an id it was not sent`).not.toContain(id);
+  }
+}
+
+describe('calls with another organization’s ids', () => {
+  it('are refused for an ADMIN (and owner) of another organization, and leak nothing', async () => {
+    const before = await snapshotOfB();
+    const results: Record<string, string> = {};
+    for (const { path } of covered) {
+      const entry = MATRIX[path]!;
+      const inputs = [entry.input(victim), ...(entry.mixed ? [entry.mixed(victim, attackerOrg)] : [])];
+      for (const [i, input] of inputs.entries()) {
+        const { code, message } = await callPath(deps, tokens.attacker, path, input);
+        results[i === 0 ? path : `${path} (A's org, B's ids)`] = code;
+        expectNoLeak(path, message, input);
+      }
+    }
+    for (const [path, code] of Object.entries(results)) {
+      expect(['FORBIDDEN', 'NOT_FOUND'], `${path} answered ${code}`).toContain(code);
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it('are refused for a user who belongs to no team organization', async () => {
+    const before = await snapshotOfB();
+    for (const { path, access } of covered) {
+      const input = MATRIX[path]!.input(victim);
+      const { code, message } = await callPath(deps, tokens.loner, path, input);
+      // An organization id is answered FORBIDDEN (the gate never says whether it exists); a
+      // resource id is looked up within the caller's organizations, so it is NOT_FOUND.
+      expect(code, path).toBe(access.via === 'organizationId' ? 'FORBIDDEN' : 'NOT_FOUND');
+      expectNoLeak(path, message, input);
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it('are refused FORBIDDEN for a MEMBER of B where the procedure needs more', async () => {
+    const before = await snapshotOfB();
+    const needsMore = covered.filter((p) => p.access.minRole !== 'MEMBER');
+    expect(needsMore.length).toBeGreaterThan(0);
+    for (const { path } of needsMore) {
+      const { code } = await callPath(deps, tokens.memberOfB, path, MATRIX[path]!.input(victim));
+      expect(code, path).toBe('FORBIDDEN');
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it('are refused UNAUTHORIZED without a token', async () => {
+    for (const { path } of covered) {
+      expect((await callPath(deps, null, path, MATRIX[path]!.input(victim))).code, path).toBe('UNAUTHORIZED');
+    }
+  });
+
+  it('an unknown organization id is answered like another organization’s (no existence oracle)', async () => {
+    const unknown = '00000000-0000-4000-8000-000000000000';
+    const real = await callPath(deps, tokens.attacker, 'organizations.get', { organizationId: victim.organizationId });
+    const fake = await callPath(deps, tokens.attacker, 'organizations.get', { organizationId: unknown });
+    expect(fake.code).toBe(real.code);
+    expect(fake.message).toBe(real.message);
+    const realInv = await callPath(deps, tokens.attacker, 'invitations.revoke', { invitationId: victim.invitationId });
+    const fakeInv = await callPath(deps, tokens.attacker, 'invitations.revoke', { invitationId: unknown });
+    expect([fakeInv.code, fakeInv.message]).toEqual([realInv.code, realInv.message]);
+  });
+
+  it('org-scoped subscriptions refuse another organization’s ids when subscribing', async () => {
+    expect(orgSubscriptions.filter((path) => !SUBSCRIPTIONS[path])).toEqual([]);
+    for (const path of orgSubscriptions.filter((p) => SUBSCRIPTIONS[p])) {
+      for (const token of [tokens.attacker, tokens.loner]) {
+        const input = SUBSCRIPTIONS[path]!(victim);
+        const { code, message } = await callPath(deps, token, path, input);
+        expect(['FORBIDDEN', 'NOT_FOUND'], `${path} answered ${code}`).toContain(code);
+        expectNoLeak(path, message, input);
+      }
+    }
+  });
+});

@@ -1,0 +1,64 @@
+import type { UserEvent } from '@woopdi/core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
+import { PASSWORD, signUp } from './fixtures.js';
+
+let deps: TestDeps;
+beforeAll(async () => {
+  deps = await createTestDeps();
+});
+afterAll(() => deps.close());
+
+async function collect(stream: AsyncIterable<UserEvent>, until: (e: UserEvent) => boolean) {
+  const events: UserEvent[] = [];
+  for await (const e of stream) {
+    events.push(e);
+    if (until(e)) break;
+  }
+  return events;
+}
+
+it('streams membership.added to the user who gains a membership, and nobody else', async () => {
+  const alice = await signUp(deps);
+  const bob = await signUp(deps);
+  const aliceStream = await alice.api.users.events();
+  const bobStream = await bob.api.users.events();
+  const bobEvents: UserEvent[] = [];
+  const bobReading = (async () => {
+    for await (const e of bobStream) bobEvents.push(e);
+  })();
+  const received = collect(aliceStream, (e) => e.type === 'membership.added');
+  const org = await alice.api.organizations.create({ name: 'Streamed' });
+  const events = await received;
+  expect(events).toEqual([
+    expect.objectContaining({ type: 'membership.added', organizationId: org.id, role: 'ADMIN' }),
+  ]);
+  await bob.api.auth.logout({ everywhere: false });
+  await bobReading;
+  expect(bobEvents.map((e) => e.type)).toEqual(['session.revoked']);
+});
+
+it('ends a sign-in’s stream when that sign-in is revoked, but not another one’s', async () => {
+  const { email, api } = await signUp(deps);
+  const other = await callerFor(deps).auth.login({ email, password: PASSWORD });
+  const otherApi = callerFor(deps, other.tokens.accessToken);
+  const mine = collect(await api.users.events(), () => false);
+  const theirs = await otherApi.users.events();
+  const theirEvents: UserEvent[] = [];
+  const theirReading = (async () => {
+    for await (const e of theirs) theirEvents.push(e);
+  })();
+  await otherApi.auth.logout({ everywhere: false });
+  await theirReading; // completed by its own revocation
+  expect(theirEvents).toEqual([
+    expect.objectContaining({ type: 'session.revoked', familyId: expect.any(String) }),
+  ]);
+  // My stream saw the other sign-in's revocation but stays open until mine is revoked.
+  await api.auth.logout({ everywhere: false });
+  const myEvents = await mine;
+  expect(myEvents.map((e) => e.type)).toEqual(['session.revoked', 'session.revoked']);
+});
+
+it('refuses an anonymous subscription', async () => {
+  await expect(callerFor(deps).users.events()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+});

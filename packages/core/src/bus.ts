@@ -1,0 +1,168 @@
+// The event bus: publish(channel, event) / subscribe(channel) as an async iterable. Redis pub/sub
+// fans events out across processes in service mode; the in-process bus serves embedded mode. Both
+// pass the same contract tests.
+import { EventEmitter } from 'node:events';
+import { Redis } from 'ioredis';
+
+export interface BusSubscription<T = unknown> extends AsyncIterable<T> {
+  /** Resolves once events published from now on will be delivered (the channel is subscribed). */
+  ready: Promise<void>;
+  /** Stops delivery and ends the iteration. */
+  close(): void;
+}
+
+export interface EventBus {
+  readonly kind: 'redis' | 'memory';
+  publish(channel: string, event: unknown): Promise<void>;
+  subscribe<T = unknown>(channel: string, options?: { signal?: AbortSignal }): BusSubscription<T>;
+  close(): Promise<void>;
+}
+
+/** Upper bound of undelivered events per subscriber; a consumer that falls further behind is cut off. */
+const MAX_BUFFERED = 10_000;
+
+type Listener = (message: string) => void;
+
+/** A queue that turns pushed messages into an async iterator. */
+function createSubscription<T>(
+  attach: (listener: Listener) => Promise<void>,
+  detach: (listener: Listener) => void,
+  signal?: AbortSignal,
+): BusSubscription<T> {
+  const buffer: T[] = [];
+  let wake: (() => void) | undefined;
+  let closed = false;
+  let failure: Error | undefined;
+
+  const listener: Listener = (message) => {
+    if (closed) return;
+    if (buffer.length >= MAX_BUFFERED) {
+      failure = new Error(`subscriber fell more than ${MAX_BUFFERED} events behind`);
+      close();
+      return;
+    }
+    buffer.push(JSON.parse(message) as T);
+    wake?.();
+  };
+  const close = () => {
+    if (closed) return;
+    closed = true;
+    detach(listener);
+    wake?.();
+  };
+  signal?.addEventListener('abort', close, { once: true });
+  const ready = attach(listener);
+  ready.catch(() => close());
+
+  return {
+    ready,
+    close,
+    async *[Symbol.asyncIterator]() {
+      try {
+        await ready;
+        while (true) {
+          if (buffer.length > 0) {
+            yield buffer.shift()!;
+            continue;
+          }
+          if (failure) throw failure;
+          if (closed) return;
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+          });
+          wake = undefined;
+        }
+      } finally {
+        close();
+      }
+    },
+  };
+}
+
+export function createMemoryBus(): EventBus {
+  const emitter = new EventEmitter();
+  emitter.setMaxListeners(0);
+  return {
+    kind: 'memory',
+    async publish(channel, event) {
+      // Serialised like Redis, so subscribers never share (or mutate) the publisher's object.
+      emitter.emit(channel, JSON.stringify(event));
+    },
+    subscribe(channel, options) {
+      return createSubscription(
+        async (l) => void emitter.on(channel, l),
+        (l) => void emitter.off(channel, l),
+        options?.signal,
+      );
+    },
+    async close() {
+      emitter.removeAllListeners();
+    },
+  };
+}
+
+export interface RedisBusOptions {
+  url: string;
+  /** Prepended to every channel: separates deployments (and test files) sharing one Redis. */
+  prefix?: string;
+}
+
+export function createRedisBus(options: RedisBusOptions): EventBus {
+  const prefix = options.prefix ?? 'woopdi:';
+  const publisher = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+  const subscriber = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: null });
+  const listeners = new Map<string, Set<Listener>>();
+  // One SUBSCRIBE per channel however many local subscribers; the pending promise is shared.
+  const subscribed = new Map<string, Promise<unknown>>();
+
+  subscriber.on('message', (channel: string, message: string) => {
+    const set = listeners.get(channel);
+    if (set) for (const l of set) l(message);
+  });
+  // Errors surface on the next command; without a listener ioredis would print them as unhandled.
+  publisher.on('error', () => {});
+  subscriber.on('error', () => {});
+
+  return {
+    kind: 'redis',
+    async publish(channel, event) {
+      await publisher.publish(prefix + channel, JSON.stringify(event));
+    },
+    subscribe(channel, opts) {
+      const full = prefix + channel;
+      return createSubscription(
+        async (l) => {
+          const set = listeners.get(full) ?? new Set<Listener>();
+          listeners.set(full, set);
+          set.add(l);
+          let pending = subscribed.get(full);
+          if (!pending) {
+            pending = subscriber.subscribe(full);
+            subscribed.set(full, pending);
+          }
+          await pending;
+        },
+        (l) => {
+          const set = listeners.get(full);
+          if (!set) return;
+          set.delete(l);
+          if (set.size === 0) {
+            listeners.delete(full);
+            subscribed.delete(full);
+            subscriber.unsubscribe(full).catch(() => {});
+          }
+        },
+        opts?.signal,
+      );
+    },
+    async close() {
+      listeners.clear();
+      subscribed.clear();
+      await Promise.allSettled([publisher.quit(), subscriber.quit()]);
+    },
+  };
+}
+
+/** Redis when a URL is configured, else in-process. */
+export const createEventBus = (redisUrl: string | undefined, prefix?: string): EventBus =>
+  redisUrl ? createRedisBus({ url: redisUrl, prefix }) : createMemoryBus();

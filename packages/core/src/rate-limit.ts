@@ -1,0 +1,109 @@
+// Rate limits for the endpoints attackers hammer (rate-limiter-flexible): shared through Redis in
+// service mode so every api instance counts together; in memory in embedded mode.
+import { Redis } from 'ioredis';
+import {
+  type IRateLimiterStoreOptions,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
+import { tooManyRequests } from './errors.js';
+
+export type RateLimitName = 'login' | 'signup' | 'passwordReset' | 'invitation' | 'invitationResend';
+
+export interface RateLimitRule {
+  points: number;
+  seconds: number;
+}
+
+export type RateLimitRules = Record<RateLimitName, RateLimitRule>;
+
+export const defaultRateLimitRules: RateLimitRules = {
+  login: { points: 5, seconds: 60 }, // failed attempts per IP + email
+  signup: { points: 10, seconds: 3600 }, // per IP
+  passwordReset: { points: 5, seconds: 900 }, // reset and verification emails, per IP
+  invitation: { points: 50, seconds: 3600 }, // invitations sent, per organization
+  invitationResend: { points: 1, seconds: 60 }, // per invitation
+};
+
+const messages: Record<RateLimitName, string> = {
+  login: 'Too many failed sign-in attempts',
+  signup: 'Too many sign-ups from this address',
+  passwordReset: 'Too many email requests from this address',
+  invitation: 'This organization has sent too many invitations',
+  invitationResend: 'This invitation was sent less than a minute ago',
+};
+
+export interface RateLimits {
+  /** Counts one attempt; throws TOO_MANY_REQUESTS (with retryAfterSeconds) once over the limit. */
+  consume(name: RateLimitName, key: string): Promise<void>;
+  /** Throws if the key is already over the limit, without counting an attempt. */
+  check(name: RateLimitName, key: string): Promise<void>;
+  /** Forgets the key's attempts (a successful login clears its failures). */
+  reset(name: RateLimitName, key: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+function refusal(name: RateLimitName, msBeforeNext: number) {
+  const seconds = Math.max(1, Math.ceil(msBeforeNext / 1000));
+  return tooManyRequests(`${messages[name]}. Try again in ${seconds} seconds.`, seconds);
+}
+
+export function createRateLimits(
+  options: { redisUrl?: string; prefix?: string; rules?: Partial<RateLimitRules> } = {},
+): RateLimits {
+  const rules = { ...defaultRateLimitRules, ...options.rules };
+  const prefix = options.prefix ?? 'woopdi:rl:';
+  const redis = options.redisUrl
+    ? new Redis(options.redisUrl, { enableOfflineQueue: false, maxRetriesPerRequest: 1 })
+    : undefined;
+  redis?.on('error', () => {}); // the in-memory insurance limiter covers outages
+  const limiters = Object.fromEntries(
+    (Object.keys(rules) as RateLimitName[]).map((name) => {
+      const base = {
+        points: rules[name].points,
+        duration: rules[name].seconds,
+        keyPrefix: `${prefix}${name}`,
+      };
+      const memory = new RateLimiterMemory(base);
+      const limiter = redis
+        ? new RateLimiterRedis({
+            ...base,
+            storeClient: redis,
+            insuranceLimiter: memory,
+          } as IRateLimiterStoreOptions)
+        : memory;
+      return [name, limiter];
+    }),
+  ) as Record<RateLimitName, RateLimiterMemory | RateLimiterRedis>;
+
+  return {
+    async consume(name, key) {
+      try {
+        await limiters[name].consume(key);
+      } catch (e) {
+        if (e instanceof RateLimiterRes) throw refusal(name, e.msBeforeNext);
+        throw e;
+      }
+    },
+    async check(name, key) {
+      const res = await limiters[name].get(key);
+      if (res && res.consumedPoints >= rules[name].points) throw refusal(name, res.msBeforeNext);
+    },
+    async reset(name, key) {
+      await limiters[name].delete(key);
+    },
+    async close() {
+      await redis?.quit().catch(() => {});
+    },
+  };
+}
+
+/** Parses "points/seconds" (e.g. "5/60"), the form the RATE_LIMIT_* variables take. */
+export function parseRateLimitRule(value: string): RateLimitRule | undefined {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(value);
+  if (!m) return undefined;
+  const points = Number(m[1]);
+  const seconds = Number(m[2]);
+  return points > 0 && seconds > 0 ? { points, seconds } : undefined;
+}

@@ -1,0 +1,56 @@
+// Task kinds and the event format (DESIGN §6): a contract shared by the api (which validates and
+// enqueues), the worker (which runs and reports) and clients (which stream events).
+import { z } from 'zod';
+
+export const taskKinds = {
+  example_streaming: {
+    input: z.object({
+      steps: z.number().int().min(1).max(600).default(10),
+      intervalMs: z.number().int().min(10).max(5000).default(1000),
+    }),
+    maxAttempts: 3,
+    summary: 'The demo: N steps, one progress event each.',
+  },
+  org_export: {
+    input: z.object({}).default({}),
+    maxAttempts: 3,
+    summary: "A JSON export of the organization's members, invitations and tasks.",
+  },
+} as const;
+
+export type TaskKind = keyof typeof taskKinds;
+export const taskKindNames = Object.keys(taskKinds) as TaskKind[];
+export type TaskInput<K extends TaskKind> = z.output<(typeof taskKinds)[K]['input']>;
+
+/** `{ kind, input }` validated against the kind's schema: one discriminated union. */
+export const taskStartSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('example_streaming'), input: taskKinds.example_streaming.input.default({ steps: 10, intervalMs: 1000 }) }),
+  z.object({ kind: z.literal('org_export'), input: taskKinds.org_export.input }),
+]);
+export type TaskStart = z.output<typeof taskStartSchema>;
+
+export const taskEventTypes = [
+  'task_start',
+  'progress',
+  'stage_start',
+  'stage_end',
+  'update',
+  'task_end',
+  'task_error',
+] as const;
+export type TaskEventType = (typeof taskEventTypes)[number];
+
+export interface TaskEvent {
+  taskId: string;
+  seq: number;
+  type: TaskEventType;
+  message: string;
+  /** 0..1 */
+  progress?: number;
+  current?: number;
+  total?: number;
+  data?: Record<string, unknown>;
+  at: string;
+}
+
+export const isTerminalEvent = (type: string) => type === 'task_end' || type === 'task_error';

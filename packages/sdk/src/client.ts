@@ -1,0 +1,147 @@
+import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from '@trpc/client';
+import { authLink, type SentTokens } from './auth-link.js';
+import { isUnauthorized, Session, type TokensListener } from './session.js';
+import {
+  type EventSourceConstructor,
+  type Subscriptions,
+  sseSubscriptions,
+  type WebSocketConstructor,
+  webSocketSubscriptions,
+} from './subscriptions.js';
+import type { AppRouter, RouterInputs, RouterOutputs, WoopdiTokens } from './types.js';
+
+/** A `fetch`-compatible function (the platform's, or a wrapper for logging, tests, retries). */
+export type FetchLike = NonNullable<Parameters<typeof httpBatchLink>[0]['fetch']>;
+
+export interface WoopdiClientOptions {
+  /** Base URL of the Woopdi server, e.g. `https://api.example.com` (the client adds `/trpc`). */
+  url: string;
+  /** Tokens from an earlier sign-in (for example read back from storage). */
+  tokens?: WoopdiTokens | null;
+  /**
+   * Called whenever the held tokens change: after login/signup, every refresh, setTokens, and with
+   * `null` on logout or when the server refuses the refresh token. Persist them here.
+   */
+  onTokensChange?: TokensListener;
+  /** A fetch implementation; defaults to the global one. */
+  fetch?: FetchLike;
+  /** WebSocket class for subscriptions over websocket; defaults to the global one (Node 20: pass `ws`). */
+  WebSocket?: WebSocketConstructor;
+  /** EventSource class for subscriptions over SSE; defaults to the global one (Node: the `eventsource` package). */
+  EventSource?: EventSourceConstructor;
+  /** Transport for subscriptions: `'ws'` (default) or `'sse'`. Queries and mutations always use HTTP. */
+  subscriptions?: 'ws' | 'sse';
+  /** Websocket URL, when it differs from `url` with ws(s):// and /trpc. */
+  wsUrl?: string;
+}
+
+export interface WoopdiClient {
+  /** The typed tRPC client: `api.users.me.query()`, `api.organizations.create.mutate({ name })`, … */
+  api: TRPCClient<AppRouter>;
+  /** Signs in and keeps the tokens. Rejects with UNAUTHORIZED on a wrong email or password. */
+  login(email: string, password: string): Promise<RouterOutputs['auth']['login']>;
+  /** Creates an account (and its personal organization), signs in and keeps the tokens. */
+  signup(input: RouterInputs['auth']['signup']): Promise<RouterOutputs['auth']['signup']>;
+  /**
+   * Signs out on the server (this sign-in, or every one with `everywhere: true`) and forgets the
+   * tokens. The tokens are forgotten even when the server cannot be reached (the error is rethrown).
+   */
+  logout(opts?: { everywhere?: boolean }): Promise<void>;
+  /** Replaces the held tokens (`null` signs out locally). onTokensChange hears it. */
+  setTokens(tokens: WoopdiTokens | null): void;
+  getTokens(): WoopdiTokens | null;
+  /** Refreshes the tokens now. Concurrent calls share one request. */
+  refresh(): Promise<WoopdiTokens>;
+  /** Closes the websocket connections. The client must not be used afterwards. */
+  close(): Promise<void>;
+}
+
+/** `https://host/base` → `wss://host/base/trpc` (relative URLs resolve against the page's location). */
+function toWebSocketUrl(base: string): string {
+  const url = new URL(base, (globalThis as { location?: { href: string } }).location?.href);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}/trpc`;
+  url.search = '';
+  url.hash = '';
+  return url.toString();
+}
+
+export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
+  const base = options.url.replace(/\/+$/, '');
+  const httpUrl = `${base}/trpc`;
+  const sent: SentTokens = new WeakMap();
+
+  // Token issuance goes around the auth link, so a refresh never waits on or retries itself.
+  const issuer = createTRPCClient<AppRouter>({ links: [httpLink({ url: httpUrl, fetch: options.fetch })] });
+  const session = new Session(options.tokens ?? null, options.onTokensChange, (refreshToken) =>
+    issuer.auth.refresh.mutate({ refreshToken }),
+  );
+
+  const globals = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor };
+  let subscriptions: Subscriptions;
+  if (options.subscriptions === 'sse') {
+    const EventSource = options.EventSource ?? globals.EventSource;
+    if (!EventSource) {
+      throw new Error(
+        'subscriptions: "sse" needs an EventSource: pass `EventSource` (on Node: from the "eventsource" package).',
+      );
+    }
+    subscriptions = sseSubscriptions({ url: httpUrl, EventSource, session, sent });
+  } else {
+    subscriptions = webSocketSubscriptions({
+      url: options.wsUrl ?? toWebSocketUrl(base),
+      WebSocket: options.WebSocket ?? globals.WebSocket,
+      session,
+      sent,
+    });
+  }
+
+  const api = createTRPCClient<AppRouter>({
+    links: [
+      authLink(session, sent),
+      splitLink({
+        condition: (op) => op.type === 'subscription',
+        true: subscriptions.link,
+        false: httpBatchLink({
+          url: httpUrl,
+          fetch: options.fetch,
+          maxURLLength: 2083,
+          headers: ({ opList }) => {
+            const token = session.accessToken();
+            for (const op of opList) sent.set(op, token);
+            return token ? { authorization: `Bearer ${token}` } : {};
+          },
+        }),
+      }),
+    ],
+  });
+
+  return {
+    api,
+    async login(email, password) {
+      const result = await api.auth.login.mutate({ email, password });
+      session.set(result.tokens);
+      return result;
+    },
+    async signup(input) {
+      const result = await api.auth.signup.mutate(input);
+      session.set(result.tokens);
+      return result;
+    },
+    async logout(opts = {}) {
+      if (!session.get()) return;
+      try {
+        await api.auth.logout.mutate({ everywhere: opts.everywhere ?? false });
+      } catch (error) {
+        // UNAUTHORIZED: this sign-in had already ended, which is what logging out wants.
+        if (!isUnauthorized(error)) throw error;
+      } finally {
+        session.set(null);
+      }
+    },
+    setTokens: (tokens) => session.set(tokens),
+    getTokens: () => session.get(),
+    refresh: () => session.refresh(),
+    close: () => subscriptions.close(),
+  };
+}

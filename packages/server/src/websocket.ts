@@ -1,0 +1,47 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { applyWSSHandler } from '@trpc/server/adapters/ws';
+import { type ApiDeps, appRouter, createContextFactory } from '@woopdi/api';
+import { WebSocketServer } from 'ws';
+
+/** RFC 6455 "Service Restart": tells clients to reconnect (to this or another instance). */
+export const CLOSE_SERVICE_RESTART = 1012;
+
+export interface WebSocketGateway {
+  /** Closes every socket with 1012 and stops accepting upgrades. */
+  close(): Promise<void>;
+  connections(): number;
+}
+
+/**
+ * tRPC over websocket at /trpc on the same HTTP server. Clients authenticate with
+ * `connectionParams: { token: <accessToken> }`.
+ */
+export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGateway {
+  const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
+  const handler = applyWSSHandler({
+    wss,
+    router: appRouter,
+    createContext: createContextFactory(deps),
+    keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
+  });
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    if (path !== '/trpc') {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  };
+  server.on('upgrade', onUpgrade);
+
+  return {
+    connections: () => wss.clients.size,
+    async close() {
+      server.off('upgrade', onUpgrade);
+      handler.broadcastReconnectNotification();
+      for (const ws of wss.clients) ws.close(CLOSE_SERVICE_RESTART, 'server restarting');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

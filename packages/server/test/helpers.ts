@@ -1,0 +1,73 @@
+// Starts the real API server on a free port against a fresh test database.
+import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
+import { type ApiServer, createRuntime, type Runtime, startApiServer } from '../src/index.js';
+
+export interface TestServer {
+  deps: TestDeps;
+  runtime: Runtime;
+  api: ApiServer;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const deps = await createTestDeps(env);
+  const runtime = createRuntime(deps.config, deps.databaseUrl, deps.logger);
+  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+  return {
+    deps,
+    runtime,
+    api,
+    url: api.url,
+    async close() {
+      await api.stop();
+      await runtime.close();
+      await deps.close();
+    },
+  };
+}
+
+export interface JsonResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+  text: string;
+}
+
+/** A fetch that sends JSON and always reads the answer as text, parsing it when it is JSON. */
+export async function call<T = Record<string, unknown>>(
+  url: string,
+  init: { method?: string; body?: unknown; token?: string; headers?: Record<string, string> } = {},
+): Promise<JsonResponse<T>> {
+  const headers: Record<string, string> = { ...init.headers };
+  if (init.token) headers.authorization = `Bearer ${init.token}`;
+  let body: string | undefined;
+  if (init.body !== undefined) {
+    body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
+
+let counter = 0;
+/** A unique email per call, so tests in one file never collide. */
+export const uniqueEmail = (prefix = 'user') =>
+  `${prefix}-${process.pid}-${Date.now().toString(36)}-${++counter}@example.com`;
+
+export const PASSWORD = 'correct horse battery staple';
+
+/** What an error body leaks from the server (a stack, source paths); empty when clean. */
+export function leaksOf(text: string): string[] {
+  const problems: string[] = [];
+  if (/"stack"\s*:/.test(text)) problems.push('has a "stack" field');
+  if (/\/work\/|node_modules|\.ts:\d+|\.js:\d+|\bat\s+\S+\s+\(/.test(text)) problems.push('mentions a path');
+  return problems;
+}

@@ -1,0 +1,147 @@
+// The api entry point as a real process: refusing a bad environment, and stopping gracefully.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createTestDeps } from '@woopdi/api/testing';
+import { describe, expect, it } from 'vitest';
+
+const serverDir = fileURLToPath(new URL('..', import.meta.url));
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Set but empty, so neither the test runner's environment nor a developer's .env file (which only
+ * fills variables that are not set) can supply them; the config treats empty as unset.
+ */
+const BLANK = Object.fromEntries(
+  [
+    'DATABASE_URL',
+    'POSTGRES_HOST',
+    'REDIS_URL',
+    'REDIS_HOST',
+    'JWT_SECRET',
+    'ENCRYPTION_KEY',
+    'API_HOST',
+    'CORS_ORIGINS',
+    'SENDGRID_API_KEY',
+    'STRIPE_SECRET_KEY',
+    'GCP_BUCKET_NAME',
+  ].map((name) => [name, '']),
+);
+
+/** Spawns `node --import tsx src/main-api.ts` with only the given environment (plus PATH and HOME). */
+function startApi(env: Record<string, string>): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main-api.ts'], {
+    cwd: serverDir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
+    stdout += d;
+  });
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
+  const exited = new Promise<Exit>((resolve) => {
+    child.on('exit', (code, signal) => {
+      // 'exit' can fire before the pipes are drained; 'close' cannot.
+      child.on('close', () => resolve({ code, signal, stdout, stderr }));
+    });
+  });
+  return { child, exited };
+}
+
+/** Resolves the exit, or rejects after `ms` (killing the process so nothing is left behind). */
+async function exitWithin(started: ReturnType<typeof startApi>, ms: number): Promise<Exit> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      started.child.kill('SIGKILL');
+      reject(new Error(`the api process did not exit within ${ms} ms`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([started.exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
+}
+
+const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
+
+describe('the api process refuses a bad environment', () => {
+  it.concurrent('exits 1 with one line naming JWT_SECRET when IS_PROD=true and it is missing', async () => {
+    const exit = await exitWithin(
+      startApi({ IS_PROD: 'true', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' }),
+      15_000,
+    );
+    expect(exit.code, exit.stderr).toBe(1);
+    expect(lines(exit.stderr), exit.stderr).toHaveLength(1);
+    expect(exit.stderr).toMatch(/JWT_SECRET/);
+    expect(exit.stderr).not.toMatch(/\bat \S+ \(|node_modules/);
+  });
+
+  it.concurrent('exits 1 with one line naming DATABASE_URL when it is not set', async () => {
+    const exit = await exitWithin(startApi({ IS_PROD: 'false' }), 15_000);
+    expect(exit.code, exit.stderr).toBe(1);
+    expect(lines(exit.stderr), exit.stderr).toHaveLength(1);
+    expect(exit.stderr).toMatch(/DATABASE_URL/);
+  });
+});
+
+describe('the api process stops gracefully', () => {
+  it('serves, then exits 0 on SIGTERM even with an idle keep-alive connection open', async () => {
+    const deps = await createTestDeps();
+    const port = await freePort();
+    const started = startApi({
+      DATABASE_URL: deps.databaseUrl,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+      JWT_SECRET: 'startup-test-jwt-value-0123456789abcdef',
+      // Longer than the exit bound below: exiting in time proves idle sockets are closed, not waited out.
+      SHUTDOWN_TIMEOUT_MS: '30000',
+    });
+    try {
+      const url = `http://127.0.0.1:${port}`;
+      const deadline = Date.now() + 15_000;
+      let healthy = false;
+      while (!healthy && Date.now() < deadline && started.child.exitCode === null) {
+        healthy = await fetch(`${url}/healthz`).then(
+          (r) => r.ok,
+          () => false,
+        );
+        if (!healthy) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(healthy, 'the api never answered /healthz').toBe(true);
+      // A request that uses the database, leaving a keep-alive connection behind.
+      const ready = await fetch(`${url}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toMatchObject({ database: 'ok' });
+
+      started.child.kill('SIGTERM');
+      const exit = await exitWithin(started, 8_000);
+      expect(exit.signal).toBeNull();
+      expect(exit.code, exit.stderr).toBe(0);
+      expect(exit.stdout).toMatch(/shutting down/);
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    } finally {
+      if (started.child.exitCode === null) started.child.kill('SIGKILL');
+      await deps.close();
+    }
+  });
+});

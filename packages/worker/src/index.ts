@@ -1,0 +1,129 @@
+// @woopdi/worker: runs graphile-worker with Woopdi's typed task list. The host process (server's
+// main-worker.ts, or the embedded all-in-one mode) owns signals, migrations and the shared runtime.
+import {
+  type Config,
+  createLogTransport,
+  createSendGridTransport,
+  type EventBus,
+  type Logger,
+  type MailTransport,
+} from '@woopdi/core';
+import type { Db } from '@woopdi/db';
+import { EventEmitter } from 'node:events';
+import { type Runner, run, type WorkerEvents } from 'graphile-worker';
+import { createGraphileLogger } from './graphile-logger.js';
+import { defaultLiveness, type Liveness, startHeartbeat } from './heartbeat.js';
+import { kindDefinitions } from './kinds/index.js';
+import { createTaskList, type KindDefinitions } from './tasks/index.js';
+
+export { createGraphileLogger } from './graphile-logger.js';
+export { defaultLiveness, type Liveness, reapDeadWorkers } from './heartbeat.js';
+export * from './kinds/index.js';
+export { createReporter, TaskCancelled, type TaskReporter } from './task-runtime.js';
+export * from './tasks/index.js';
+
+export interface WorkerOptions {
+  /** The database holding the job queue (graphile-worker opens its own pool on it). */
+  databaseUrl: string;
+  db: Db;
+  config: Config;
+  logger: Logger;
+  bus: EventBus;
+  /** Overrides the transport chosen from the config (SendGrid when configured, else the dev outbox). */
+  mailTransport?: MailTransport;
+  /** Jobs run at once by this process; default 5. */
+  concurrency?: number;
+  /** Milliseconds between polls for jobs that became due (retries, run_at); default graphile's 2000. */
+  pollInterval?: number;
+  /** Replaces the handlers of some task kinds (tests inject failing or slow ones). */
+  kinds?: Partial<KindDefinitions>;
+  /** Heartbeat and dead-worker detection; see heartbeat.ts. */
+  liveness?: Partial<Liveness>;
+}
+
+export interface WorkerHandle {
+  runner: Runner;
+  /**
+   * Stops taking jobs and waits for running ones to finish, at most config.shutdownTimeoutMs; then
+   * unfinished jobs are released for another worker. Idempotent.
+   */
+  stop(): Promise<void>;
+}
+
+/** SendGrid when SENDGRID_API_KEY is set, else the outbox transport (a log line with the link). */
+export function createMailTransport(config: Config, logger: Logger): MailTransport {
+  return config.sendgrid
+    ? createSendGridTransport({ apiKey: config.sendgrid.apiKey, from: config.sendgrid.fromEmail })
+    : createLogTransport(logger);
+}
+
+export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
+  const logger = options.logger.child({ component: 'worker' });
+  const mailTransport = options.mailTransport ?? createMailTransport(options.config, logger);
+  const taskList = createTaskList({
+    db: options.db,
+    config: options.config,
+    logger,
+    bus: options.bus,
+    mailTransport,
+    kinds: { ...kindDefinitions, ...options.kinds } as KindDefinitions,
+  });
+  // Our own emitter, passed in, so no worker:create is missed while run() starts the pool.
+  const events: WorkerEvents = new EventEmitter();
+  const workerIds = new Set<string>();
+  events.on('worker:create', ({ worker }) => void workerIds.add(worker.workerId));
+  const runner = await run({
+    events,
+    connectionString: options.databaseUrl,
+    concurrency: options.concurrency ?? 5,
+    pollInterval: options.pollInterval, // graphile ignores undefined options (default 2000 ms)
+    noHandleSignals: true,
+    logger: createGraphileLogger(logger),
+    taskList,
+    // No cron items: without this graphile-worker would read a `crontab` file from the cwd.
+    parsedCronItems: [],
+    // Batched (delay 0: next tick) completion and failure. With graphile-worker 0.17.3's default (-1,
+    // unbatched) the completion of a job that finishes during graceful shutdown is not awaited and is
+    // lost when the pool closes: the job stays locked for 4 hours. Batchers are drained on shutdown.
+    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+  });
+  const heartbeat = startHeartbeat(options.db, logger, () => [...workerIds], {
+    ...defaultLiveness,
+    ...options.liveness,
+  });
+  // A runner that dies by itself (lost database, fatal error) must be visible, not an unhandled rejection.
+  runner.promise.catch((err: unknown) => logger.error({ err }, 'job runner stopped with an error'));
+
+  let stopping: Promise<void> | undefined;
+  const stop = async () => {
+    const graceful = runner.stop().catch((err: unknown) => {
+      // Already stopped by itself (see runner.promise above): nothing left to stop.
+      if (err instanceof Error && /already stopped/.test(err.message)) return;
+      throw err;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), options.config.shutdownTimeoutMs);
+      timer.unref();
+    });
+    try {
+      if ((await Promise.race([graceful.then(() => 'done' as const), timedOut])) === 'timeout') {
+        logger.warn(
+          { timeoutMs: options.config.shutdownTimeoutMs },
+          'jobs still running at the shutdown deadline; releasing them for another worker',
+        );
+        await runner.kill('shutdown deadline reached');
+      }
+    } finally {
+      clearTimeout(timer);
+      await heartbeat.stop();
+    }
+  };
+  return {
+    runner,
+    stop: () => {
+      stopping ??= stop();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,12 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { defineKind } from './define.js';
+
+/** The demo: N steps, one progress event each. A retry resumes after the last reported step. */
+export const exampleStreaming = defineKind('example_streaming', async ({ steps, intervalMs }, report) => {
+  const from = await report.resumePoint();
+  for (let step = from + 1; step <= steps; step++) {
+    await sleep(intervalMs);
+    await report.progress({ current: step, total: steps, message: `Processing step ${step}/${steps}` });
+  }
+  return { message: 'Example streaming task completed successfully', data: { steps } };
+});

@@ -1,0 +1,13 @@
+import type { TaskKind } from '@woopdi/core';
+import type { KindDefinition } from './define.js';
+import { exampleStreaming } from './example-streaming.js';
+import { orgExport } from './org-export.js';
+
+export type { KindDefinition, KindHandler, KindResult } from './define.js';
+export { defineKind } from './define.js';
+
+/** Every kind of core's contract has a handler (a missing one is a compile error). */
+export const kindDefinitions: { readonly [K in TaskKind]: KindDefinition<K> } = {
+  example_streaming: exampleStreaming,
+  org_export: orgExport,
+};

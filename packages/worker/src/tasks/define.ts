@@ -1,0 +1,82 @@
+// defineTask: binds a job name from core's contract to a handler that only ever sees a valid payload.
+import {
+  type Config,
+  type EventBus,
+  type JobName,
+  type JobPayload,
+  jobPayloads,
+  type Logger,
+  type MailTransport,
+} from '@woopdi/core';
+import type { Db } from '@woopdi/db';
+import type { JobHelpers, Task } from 'graphile-worker';
+import type { TaskKind } from '@woopdi/core';
+import type { KindDefinition } from '../kinds/define.js';
+
+export type KindDefinitions = { readonly [K in TaskKind]: KindDefinition<K> };
+import type { z } from 'zod';
+
+/** What every task may use; built once per worker process. */
+export interface TaskDeps {
+  db: Db;
+  config: Config;
+  logger: Logger;
+  bus: EventBus;
+  mailTransport: MailTransport;
+  /** The handler of each task kind (tests may swap one). */
+  kinds: KindDefinitions;
+}
+
+/** A task's view of one job: the process's dependencies, a logger scoped to the job, graphile's helpers. */
+export interface TaskContext extends TaskDeps {
+  helpers: JobHelpers;
+}
+
+export type TaskHandler<N extends JobName> = (payload: JobPayload<N>, ctx: TaskContext) => Promise<void>;
+
+export interface TaskDefinition<N extends JobName = JobName> {
+  readonly name: N;
+  /** The graphile-worker task for this process's dependencies. */
+  createTask(deps: TaskDeps): Task;
+}
+
+/** A job whose payload does not match core's contract. Thrown, so graphile-worker records and retries it. */
+export class InvalidJobPayloadError extends Error {
+  override name = 'InvalidJobPayloadError';
+}
+
+function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => `${issue.path.length > 0 ? issue.path.join('.') : 'payload'}: ${issue.message}`)
+    .join('; ');
+}
+
+/**
+ * Declares the handler of job `name`. The payload is validated with `jobPayloads[name]` before the
+ * handler runs; an invalid one throws InvalidJobPayloadError (the job fails visibly with that
+ * message in its last_error, and is retried: during a rolling deploy a newer worker may know the
+ * payload). A handler that throws makes graphile-worker retry with exponential backoff up to the
+ * job's max_attempts; returning means done.
+ */
+export function defineTask<N extends JobName>(name: N, handler: TaskHandler<N>): TaskDefinition<N> {
+  const schema: z.ZodType<JobPayload<N>> = jobPayloads[name] as never;
+  return {
+    name,
+    createTask(deps) {
+      return async (payload, helpers) => {
+        const parsed = schema.safeParse(payload);
+        if (!parsed.success) {
+          throw new InvalidJobPayloadError(
+            `${name} job ${helpers.job.id} has an invalid payload: ${describeIssues(parsed.error)}`,
+          );
+        }
+        const logger = deps.logger.child({
+          task: name,
+          jobId: helpers.job.id,
+          attempt: helpers.job.attempts,
+        });
+        await handler(parsed.data, { ...deps, logger, helpers });
+      };
+    },
+  };
+}

@@ -1,0 +1,30 @@
+// The worker's task list: one definition per job name of core's contract (the mapped type makes a
+// job name without a task a compile error), one file per task.
+import type { JobName } from '@woopdi/core';
+import type { TaskList } from 'graphile-worker';
+import type { TaskDefinition, TaskDeps } from './define.js';
+import { runTask } from './run-task.js';
+import { sendEmail } from './send-email.js';
+
+export {
+  defineTask,
+  InvalidJobPayloadError,
+  type TaskContext,
+  type TaskDefinition,
+  type TaskDeps,
+  type TaskHandler,
+  type KindDefinitions,
+} from './define.js';
+
+export const taskDefinitions: { readonly [N in JobName]: TaskDefinition<N> } = {
+  send_email: sendEmail,
+  run_task: runTask,
+};
+
+/** graphile-worker's TaskList, with every task bound to `deps`. */
+export function createTaskList(deps: TaskDeps): TaskList {
+  const list: TaskList = {};
+  for (const definition of Object.values(taskDefinitions))
+    list[definition.name] = definition.createTask(deps);
+  return list;
+}
