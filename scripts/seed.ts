@@ -6,8 +6,8 @@ import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_PASSWORD, demoLogins, seedDemoWorld } from '@woopdi/api';
 import { ConfigError, loadConfig } from '@woopdi/core';
-import { type EmbeddedPostgres, startEmbeddedPostgres } from '@woopdi/db/embedded';
 import { createDb, migrate } from '@woopdi/db';
+import { type EmbeddedPostgres, startEmbeddedPostgres } from '@woopdi/db/embedded';
 
 const repoRoot = fileURLToPath(new URL('..', import.meta.url));
 const force = process.argv.slice(2).includes('--force');

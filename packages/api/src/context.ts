@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
-import type { Config, EventBus, Logger, RateLimits } from '@woopdi/core';
+import type { Config, EventBus, Logger, RateLimits, Storage, Stripe } from '@woopdi/core';
 import type { Db, SystemRole } from '@woopdi/db';
+import type { AuthCache } from './auth-cache.js';
 import type { AccessTokens } from './services/access-tokens.js';
 
 /** Long-lived things a request needs; built once per process by the server. */
@@ -11,6 +12,12 @@ export interface ApiDeps {
   accessTokens: AccessTokens;
   bus: EventBus;
   rateLimits: RateLimits;
+  /** Files: local disk or GCS (core's storage drivers). */
+  storage: Storage;
+  /** Set when STRIPE_SECRET_KEY is (billing is disabled without it). */
+  stripe?: Stripe;
+  /** Per-instance cache of the hot path; absent in tests that call services directly. */
+  authCache?: AuthCache;
 }
 
 export interface RequestMeta {

@@ -1,6 +1,9 @@
+export { type AuthCache, createAuthCache } from './auth-cache.js';
 export type { ApiDeps, Context, RequestMeta, Session } from './context.js';
 export { createContextFactory } from './context.js';
 export { appErrorOf } from './errors.js';
+export { authenticate } from './middleware/auth.js';
+export { type Membership, requireMembership } from './middleware/membership.js';
 export { createOpenApiDocument } from './openapi.js';
 export { type AppRouter, appRouter } from './root.js';
 export {
@@ -14,6 +17,8 @@ export {
   seededIds,
 } from './seed.js';
 export { type AccessTokens, createAccessTokens } from './services/access-tokens.js';
+export { getAsset, uploadStream } from './services/assets.js';
+export { BILLING_DISABLED, receiveStripeEvent, verifyStripeWebhook } from './services/billing.js';
 export type { ServiceDeps } from './services/deps.js';
 export { openTaskStream } from './streams.js';
 export { createCallerFactory } from './trpc.js';

@@ -1,5 +1,7 @@
 import { adminRouter } from './routers/admin.js';
+import { assetsRouter } from './routers/assets.js';
 import { authRouter } from './routers/auth.js';
+import { billingRouter } from './routers/billing.js';
 import { invitationsRouter } from './routers/invitations.js';
 import { membersRouter } from './routers/members.js';
 import { organizationsRouter } from './routers/organizations.js';
@@ -15,6 +17,8 @@ export const appRouter = router({
   members: membersRouter,
   invitations: invitationsRouter,
   tasks: tasksRouter,
+  assets: assetsRouter,
+  billing: billingRouter,
   admin: adminRouter,
   system: systemRouter,
 });

@@ -8,7 +8,12 @@ import { openTaskEvents } from './services/task-stream.js';
 import { taskOrganization } from './services/tasks.js';
 
 /** Authenticates the caller, checks they are a member of the task's organization, opens the stream. */
-export async function openTaskStream(ctx: Context, taskId: string, lastEventId: number, signal?: AbortSignal) {
+export async function openTaskStream(
+  ctx: Context,
+  taskId: string,
+  lastEventId: number,
+  signal?: AbortSignal,
+) {
   const session = await authenticate(ctx);
   const organizationId = /^[0-9a-f-]{36}$/i.test(taskId) ? await taskOrganization(ctx, taskId) : undefined;
   const membership = organizationId ? await findMembership(ctx, session.userId, organizationId) : undefined;

@@ -1,7 +1,19 @@
 // Test helpers: a fresh database cloned from the migrated template, the services' dependencies, and
 // a caller that goes through the real router (gates included). Used by this and the server's tests.
 import { randomBytes } from 'node:crypto';
-import { createEventBus, createLogger, createRateLimits, loadConfig } from '@woopdi/core';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  createEventBus,
+  createLocalStorage,
+  createLogger,
+  createRateLimits,
+  createStripe,
+  loadConfig,
+  type Storage,
+  type Stripe,
+} from '@woopdi/core';
 import { createDb } from '@woopdi/db';
 import { createTestDatabase } from '@woopdi/db/testing';
 import { inject } from 'vitest';
@@ -10,6 +22,13 @@ import { appRouter } from './root.js';
 import { createAccessTokens } from './services/access-tokens.js';
 import type { ServiceDeps } from './services/deps.js';
 import { createCallerFactory } from './trpc.js';
+
+export {
+  type FakeStripe,
+  type FakeSubscription,
+  type RecordedStripeRequest,
+  startFakeStripe,
+} from './testing-stripe.js';
 
 export const TEST_ENV = {
   JWT_SECRET: 'test-jwt-secret-0123456789-0123456789',
@@ -27,7 +46,16 @@ export interface TestDeps extends ServiceDeps {
   close(): Promise<void>;
 }
 
-export async function createTestDeps(env: Record<string, string> = {}): Promise<TestDeps> {
+/**
+ * `options.stripe`: the Stripe client services use (tests point one at a local fake with
+ * createStripe's overrides); without it, a client is built from STRIPE_SECRET_KEY when `env` sets it.
+ * `options.storage`: the file storage (a GCS driver pointed at a local fake, say); without it, the
+ * local driver in a temporary directory removed by close().
+ */
+export async function createTestDeps(
+  env: Record<string, string> = {},
+  options: { stripe?: Stripe; storage?: Storage } = {},
+): Promise<TestDeps> {
   const { adminUrl, template } = inject('testDb');
   const database = await createTestDatabase(adminUrl, template);
   const config = loadConfig({ ...TEST_ENV, ...env });
@@ -37,7 +65,16 @@ export async function createTestDeps(env: Record<string, string> = {}): Promise<
   const prefix = `test:${randomBytes(4).toString('hex')}:`;
   const bus = createEventBus(redisUrl, prefix);
   const rateLimits = createRateLimits({ redisUrl, prefix: `${prefix}rl:`, rules: config.rateLimits });
+  const storageDir = options.storage ? undefined : await mkdtemp(join(tmpdir(), 'woopdi-files-'));
+  const storage =
+    options.storage ??
+    createLocalStorage({
+      dir: storageDir!,
+      signingSecret: config.jwt.secret,
+      publicUrl: 'http://localhost:0',
+    });
   return {
+    storage,
     bus,
     rateLimits,
     db: handle.db,
@@ -46,11 +83,15 @@ export async function createTestDeps(env: Record<string, string> = {}): Promise<
     config,
     logger: createLogger({ level: 'silent' }),
     accessTokens: await createAccessTokens(config.jwt),
+    ...((options.stripe ?? config.stripe) && {
+      stripe: options.stripe ?? createStripe(config.stripe!),
+    }),
     async close() {
       await bus.close();
       await rateLimits.close();
       await handle.close();
       await database.drop();
+      if (storageDir) await rm(storageDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,13 +1,14 @@
 // The only place procedures are built: context type, error shape, and the gates.
 import { initTRPC, TRPCError } from '@trpc/server';
-import { forbidden, notFound } from '@woopdi/core';
+import { type Feature, forbidden, notFound } from '@woopdi/core';
 import type { OrgRole, SystemRole } from '@woopdi/db';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
 import type { Context } from './context.js';
 import { appErrorOf, toTRPCError } from './errors.js';
 import { authenticate } from './middleware/auth.js';
-import { findMembership, hasOrgRole, requireMembership } from './middleware/membership.js';
+import { findMembership, hasOrgRole, type Membership, requireMembership } from './middleware/membership.js';
+import { assertEntitlement } from './services/entitlements.js';
 
 const t = initTRPC
   .context<Context>()
@@ -142,6 +143,18 @@ export const orgResourceProcedure = <K extends string>(
       }
       return next({ ctx: { ...ctx, membership } });
     });
+
+/**
+ * Refuses (412, naming the upgrade path) unless the organization's plan, in good standing, includes
+ * `feature`. Goes after an organization gate: `orgProcedure('MEMBER').use(requireEntitlement('ai_generation'))`.
+ */
+export const requireEntitlement = (feature: Feature) =>
+  t.middleware(async ({ ctx, next }) => {
+    const { membership } = ctx as Context & { membership?: Membership };
+    if (!membership) throw new Error(`requireEntitlement('${feature}') must follow an organization gate`);
+    await assertEntitlement(ctx, membership.organizationId, feature);
+    return next();
+  });
 
 export { TRPCError };
 

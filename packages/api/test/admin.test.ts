@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
 import { codeOf, PASSWORD, signUp, uniqueEmail } from './fixtures.js';
 
+/** Seat limits of the plans are the billing tests' business: here they never get in the way. */
+const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
 let deps: TestDeps;
 type Person = Awaited<ReturnType<typeof signUp>>;
 let superadmin: Person;
@@ -13,7 +15,7 @@ let admin: Person;
 let plain: Person;
 
 beforeAll(async () => {
-  deps = await createTestDeps();
+  deps = await createTestDeps(NO_SEAT_LIMIT);
   [superadmin, admin, plain] = await Promise.all([
     signUp(deps, uniqueEmail('super')),
     signUp(deps, uniqueEmail('admin')),
@@ -27,16 +29,17 @@ afterAll(() => deps.close());
 
 const anon = () => callerFor(deps);
 
-/** Users inserted directly (listing needs no password), all with the same created_at to test ties. */
+/**
+ * Users inserted directly (listing needs no password) in one statement: they all get the same
+ * created_at, to the microsecond (now()), which tests both the cursor's tie-break and its precision.
+ */
 async function insertUsers(prefix: string, n: number, extra: Partial<typeof users.$inferInsert> = {}) {
-  const at = new Date();
   const rows = await deps.db
     .insert(users)
     .values(
       Array.from({ length: n }, (_, i) => ({
         email: `${prefix}-${i}@list.example.com`,
         passwordHash: 'not-a-hash',
-        createdAt: at,
         ...extra,
       })),
     )
@@ -61,8 +64,12 @@ describe('who may use the admin area', () => {
       [admin, 'FORBIDDEN'],
       [plain, 'FORBIDDEN'],
     ] as const) {
-      expect(await codeOf(who.api.admin.users.create({ email: uniqueEmail('minted'), password: PASSWORD }))).toBe(expected);
-      expect(await codeOf(who.api.admin.users.setSystemRole({ userId: target, systemRole: 'admin' }))).toBe(expected);
+      expect(
+        await codeOf(who.api.admin.users.create({ email: uniqueEmail('minted'), password: PASSWORD })),
+      ).toBe(expected);
+      expect(await codeOf(who.api.admin.users.setSystemRole({ userId: target, systemRole: 'admin' }))).toBe(
+        expected,
+      );
       expect(await codeOf(who.api.admin.users.disable({ userId: target }))).toBe(expected);
       expect(await codeOf(who.api.admin.users.enable({ userId: target }))).toBe(expected);
     }
@@ -79,7 +86,9 @@ describe('admin.users.list', () => {
     const [adminId] = await insertUsers(`${tag}-admin`, 1, { systemRole: 'admin' });
     const [plainId] = await insertUsers(`${tag}-plain`, 1);
     const list = async (input: Record<string, unknown>) =>
-      (await admin.api.admin.users.list({ search: tag.toUpperCase(), ...input })).users.map((u) => u.id).sort();
+      (await admin.api.admin.users.list({ search: tag.toUpperCase(), ...input })).users
+        .map((u) => u.id)
+        .sort();
 
     expect(await list({})).toEqual([verifiedId, disabledId, adminId, plainId].sort());
     expect(await list({ verified: true })).toEqual([verifiedId]);
@@ -91,10 +100,12 @@ describe('admin.users.list', () => {
     // LIKE wildcards in the search are taken literally.
     expect((await admin.api.admin.users.list({ search: '%' })).users).toEqual([]);
     const { users: found } = await admin.api.admin.users.list({ search: `${tag}-disabled` });
-    expect(found).toEqual([expect.objectContaining({ id: disabledId, disabled: true, emailVerified: false })]);
+    expect(found).toEqual([
+      expect.objectContaining({ id: disabledId, disabled: true, emailVerified: false }),
+    ]);
   });
 
-  it('walks every page with the cursor: no duplicates, no gaps, even when created_at ties', async () => {
+  it('walks every page with the cursor: no duplicates, no gaps, even when created_at ties to the microsecond', async () => {
     const tag = `page${Date.now().toString(36)}`;
     const ids = await insertUsers(tag, 7);
     const walked: string[] = [];
@@ -119,7 +130,9 @@ describe('admin.organizations.list', () => {
   it('filters by isSolo, searches by name and pages with the cursor', async () => {
     const owners = await Promise.all([1, 2, 3, 4].map(() => signUp(deps, uniqueEmail('orgowner'))));
     const tag = `Zeta${Date.now().toString(36)}`;
-    const teams = await Promise.all(owners.map((o, i) => o.api.organizations.create({ name: `${tag} Team ${i}` })));
+    const teams = await Promise.all(
+      owners.map((o, i) => o.api.organizations.create({ name: `${tag} Team ${i}` })),
+    );
     const { organizations: solos } = await admin.api.admin.organizations.list({ isSolo: true, limit: 100 });
     expect(solos.every((o) => o.isSolo)).toBe(true);
     const soloOwners = new Set(solos.map((o) => o.ownerUserId));
@@ -127,7 +140,9 @@ describe('admin.organizations.list', () => {
 
     const searched = await admin.api.admin.organizations.list({ search: tag.toLowerCase(), isSolo: false });
     expect(searched.organizations.map((o) => o.id).sort()).toEqual(teams.map((t) => t.id).sort());
-    expect((await admin.api.admin.organizations.list({ search: tag, isSolo: true })).organizations).toEqual([]);
+    expect((await admin.api.admin.organizations.list({ search: tag, isSolo: true })).organizations).toEqual(
+      [],
+    );
 
     const walked: string[] = [];
     let cursor: string | undefined;
@@ -157,9 +172,9 @@ describe('admin.users.create', () => {
     expect(solos).toHaveLength(1);
     const { tokens } = await anon().auth.login({ email, password: PASSWORD });
     expect(await codeOf(callerFor(deps, tokens.accessToken).admin.users.list({}))).toBe('OK');
-    expect(await codeOf(superadmin.api.admin.users.create({ email: email.toUpperCase(), password: PASSWORD }))).toBe(
-      'CONFLICT',
-    );
+    expect(
+      await codeOf(superadmin.api.admin.users.create({ email: email.toUpperCase(), password: PASSWORD })),
+    ).toBe('CONFLICT');
     const rows = await deps.db.select().from(auditLog).where(eq(auditLog.targetId, created.id));
     expect(rows.map((r) => [r.action, r.actorUserId])).toEqual([['admin.user_created', superadmin.user.id]]);
   });
@@ -176,20 +191,35 @@ describe('admin.users.setSystemRole', () => {
     expect(err.message).toMatch(/last superadmin/);
 
     const second = await signUp(deps, uniqueEmail('second'));
-    expect(await superadmin.api.admin.users.setSystemRole({ userId: second.user.id, systemRole: 'superadmin' })).toMatchObject({
+    expect(
+      await superadmin.api.admin.users.setSystemRole({ userId: second.user.id, systemRole: 'superadmin' }),
+    ).toMatchObject({
       systemRole: 'superadmin',
     });
     // The new superadmin has the powers at once, with the token they already had.
-    expect(await codeOf(second.api.admin.users.setSystemRole({ userId: superadmin.user.id, systemRole: 'admin' }))).toBe('OK');
+    expect(
+      await codeOf(second.api.admin.users.setSystemRole({ userId: superadmin.user.id, systemRole: 'admin' })),
+    ).toBe('OK');
     expect(await codeOf(superadmin.api.admin.users.list({}))).toBe('OK'); // still an admin
-    expect(await codeOf(superadmin.api.admin.users.create({ email: uniqueEmail(), password: PASSWORD }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(superadmin.api.admin.users.create({ email: uniqueEmail(), password: PASSWORD })),
+    ).toBe('FORBIDDEN');
     // Now `second` is the last one.
-    expect(await codeOf(second.api.admin.users.setSystemRole({ userId: second.user.id, systemRole: 'user' }))).toBe('CONFLICT');
+    expect(
+      await codeOf(second.api.admin.users.setSystemRole({ userId: second.user.id, systemRole: 'user' })),
+    ).toBe('CONFLICT');
     // Restore the file's superadmin.
     await second.api.admin.users.setSystemRole({ userId: superadmin.user.id, systemRole: 'superadmin' });
     await superadmin.api.admin.users.setSystemRole({ userId: second.user.id, systemRole: 'user' });
     expect(await codeOf(second.api.admin.users.list({}))).toBe('FORBIDDEN');
-    expect(await codeOf(superadmin.api.admin.users.setSystemRole({ userId: '00000000-0000-4000-8000-000000000000', systemRole: 'admin' }))).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        superadmin.api.admin.users.setSystemRole({
+          userId: '00000000-0000-4000-8000-000000000000',
+          systemRole: 'admin',
+        }),
+      ),
+    ).toBe('NOT_FOUND');
   });
 });
 
@@ -202,8 +232,12 @@ describe('admin.users.disable / enable', () => {
 
     expect(await codeOf(victim.api.users.me())).toBe('UNAUTHORIZED');
     expect(await codeOf(callerFor(deps, other.tokens.accessToken).users.me())).toBe('UNAUTHORIZED');
-    expect(await codeOf(anon().auth.refresh({ refreshToken: victim.tokens.refreshToken }))).toBe('UNAUTHORIZED');
-    expect(await codeOf(anon().auth.refresh({ refreshToken: other.tokens.refreshToken }))).toBe('UNAUTHORIZED');
+    expect(await codeOf(anon().auth.refresh({ refreshToken: victim.tokens.refreshToken }))).toBe(
+      'UNAUTHORIZED',
+    );
+    expect(await codeOf(anon().auth.refresh({ refreshToken: other.tokens.refreshToken }))).toBe(
+      'UNAUTHORIZED',
+    );
     const login = await anon()
       .auth.login({ email: victim.email, password: PASSWORD })
       .catch((e) => e);
@@ -212,7 +246,9 @@ describe('admin.users.disable / enable', () => {
     const { users: listed } = await admin.api.admin.users.list({ search: victim.email, disabled: true });
     expect(listed.map((u) => u.id)).toEqual([victim.user.id]);
 
-    expect(await superadmin.api.admin.users.enable({ userId: victim.user.id })).toMatchObject({ disabled: false });
+    expect(await superadmin.api.admin.users.enable({ userId: victim.user.id })).toMatchObject({
+      disabled: false,
+    });
     const again = await anon().auth.login({ email: victim.email, password: PASSWORD });
     expect(await codeOf(callerFor(deps, again.tokens.accessToken).users.me())).toBe('OK');
     // The sessions ended by the disable stay ended.
@@ -223,8 +259,12 @@ describe('admin.users.disable / enable', () => {
   });
 
   it('a superadmin cannot disable (or enable) themself', async () => {
-    expect(await codeOf(superadmin.api.admin.users.disable({ userId: superadmin.user.id }))).toBe('BAD_REQUEST');
-    expect(await codeOf(superadmin.api.admin.users.enable({ userId: superadmin.user.id }))).toBe('BAD_REQUEST');
+    expect(await codeOf(superadmin.api.admin.users.disable({ userId: superadmin.user.id }))).toBe(
+      'BAD_REQUEST',
+    );
+    expect(await codeOf(superadmin.api.admin.users.enable({ userId: superadmin.user.id }))).toBe(
+      'BAD_REQUEST',
+    );
     expect(await codeOf(superadmin.api.users.me())).toBe('OK');
   });
 });

@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
 import { codeOf, PASSWORD, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
+/** Seat limits of the plans are the billing tests' business: here they never get in the way. */
+const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
 let deps: TestDeps;
 beforeAll(async () => {
-  deps = await createTestDeps();
+  deps = await createTestDeps(NO_SEAT_LIMIT);
 });
 afterAll(() => deps.close());
 
@@ -25,7 +27,11 @@ async function team(name = 'Invite Co') {
 }
 
 /** Invites `email` and returns the invitation with the token read from the email's link. */
-async function invite(t: Awaited<ReturnType<typeof team>>, email: string, role: 'ADMIN' | 'MODERATOR' | 'MEMBER' = 'MEMBER') {
+async function invite(
+  t: Awaited<ReturnType<typeof team>>,
+  email: string,
+  role: 'ADMIN' | 'MODERATOR' | 'MEMBER' = 'MEMBER',
+) {
   const invitation = await t.owner.api.invitations.create({ organizationId: t.organizationId, email, role });
   return { invitation, token: await tokenFromOutbox(deps, email, 'invitation') };
 }
@@ -37,21 +43,32 @@ async function membershipRows(organizationId: string, userId: string) {
     .where(and(eq(memberships.organizationId, organizationId), eq(memberships.userId, userId)));
 }
 
-const errorOf = (p: Promise<unknown>) => p.then(() => ({ code: 'OK', message: '' }), (e) => e as { code: string; message: string });
+const errorOf = (p: Promise<unknown>) =>
+  p.then(
+    () => ({ code: 'OK', message: '' }),
+    (e) => e as { code: string; message: string },
+  );
 
 describe('a new person', () => {
   it('gets an email with the accept link, sees the details, and accepts with a password', async () => {
     const t = await team('Newcomers Ltd');
     const email = uniqueEmail('newcomer');
     const { invitation, token } = await invite(t, email, 'MODERATOR');
-    expect(invitation).toMatchObject({ email, role: 'MODERATOR', status: 'pending', organizationId: t.organizationId });
+    expect(invitation).toMatchObject({
+      email,
+      role: 'MODERATOR',
+      status: 'pending',
+      organizationId: t.organizationId,
+    });
     expect(new Date(invitation.expiresAt).getTime()).toBeGreaterThan(Date.now() + 7 * DAY - 60_000);
 
     // The email: the accept link under WEB_CLIENT_URL, queued for the send_email job.
     const mail = await deps.db.select().from(emailOutbox).where(eq(emailOutbox.to, email));
     expect(mail).toHaveLength(1);
     expect(mail[0]!.template).toBe('invitation');
-    expect(String(mail[0]!.payload.url)).toBe(`http://app.test/accept-invitation?token=${encodeURIComponent(token)}`);
+    expect(String(mail[0]!.payload.url)).toBe(
+      `http://app.test/accept-invitation?token=${encodeURIComponent(token)}`,
+    );
     expect(mail[0]!.payload).toMatchObject({ organizationName: 'Newcomers Ltd', role: 'MODERATOR' });
     const jobs = await queuedJobs(deps.sql, 'send_email');
     expect(jobs.map((j) => j.payload.outboxId)).toContain(mail[0]!.id);
@@ -152,8 +169,14 @@ describe('links that no longer work', () => {
     const t = await team();
     const email = uniqueEmail('late');
     const { invitation, token } = await invite(t, email);
-    await deps.db.update(invitations).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(invitations.id, invitation.id));
-    for (const p of [anon().invitations.details({ token }), anon().invitations.accept({ token, password: PASSWORD })]) {
+    await deps.db
+      .update(invitations)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(invitations.id, invitation.id));
+    for (const p of [
+      anon().invitations.details({ token }),
+      anon().invitations.accept({ token, password: PASSWORD }),
+    ]) {
       const err = await errorOf(p);
       expect(err.code).toBe('BAD_REQUEST');
       expect(err.message).toMatch(/expired/i);
@@ -180,8 +203,15 @@ describe('sending again', () => {
     const t = await team();
     const email = uniqueEmail('again');
     const first = await invite(t, email, 'MEMBER');
-    await deps.db.update(invitations).set({ expiresAt: new Date(Date.now() + DAY) }).where(eq(invitations.id, first.invitation.id));
-    const again = await t.owner.api.invitations.create({ organizationId: t.organizationId, email, role: 'MODERATOR' });
+    await deps.db
+      .update(invitations)
+      .set({ expiresAt: new Date(Date.now() + DAY) })
+      .where(eq(invitations.id, first.invitation.id));
+    const again = await t.owner.api.invitations.create({
+      organizationId: t.organizationId,
+      email,
+      role: 'MODERATOR',
+    });
     const token = await tokenFromOutbox(deps, email, 'invitation');
     expect(again.id).toBe(first.invitation.id);
     expect(again.role).toBe('MODERATOR');
@@ -227,7 +257,9 @@ describe('refusals', () => {
     const { token } = await invite(t, member.email);
     await member.api.invitations.accept({ token });
     for (const email of [member.email, member.email.toUpperCase(), t.owner.email]) {
-      expect(await codeOf(t.owner.api.invitations.create({ organizationId: t.organizationId, email }))).toBe('CONFLICT');
+      expect(await codeOf(t.owner.api.invitations.create({ organizationId: t.organizationId, email }))).toBe(
+        'CONFLICT',
+      );
     }
   });
 
@@ -235,7 +267,9 @@ describe('refusals', () => {
     const { api } = await signUp(deps);
     const { memberships: mine } = await api.users.memberships({ includeSolo: true });
     const solo = mine.find((m) => m.isSolo)!;
-    const err = await errorOf(api.invitations.create({ organizationId: solo.organizationId, email: uniqueEmail() }));
+    const err = await errorOf(
+      api.invitations.create({ organizationId: solo.organizationId, email: uniqueEmail() }),
+    );
     expect(err.code).toBe('FORBIDDEN');
     expect(err.message).toMatch(/solo|personal/i);
   });
@@ -247,14 +281,18 @@ describe('refusals', () => {
     await mod.api.invitations.accept({ token: (await invite(t, mod.email, 'MODERATOR')).token });
     await plain.api.invitations.accept({ token: (await invite(t, plain.email, 'MEMBER')).token });
     const organizationId = t.organizationId;
-    expect(await codeOf(mod.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'ADMIN' }))).toBe('FORBIDDEN');
-    expect(await codeOf(mod.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'MODERATOR' }))).toBe(
-      'FORBIDDEN',
-    );
-    expect(await codeOf(mod.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'MEMBER' }))).toBe('OK');
-    expect(await codeOf(plain.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'MEMBER' }))).toBe(
-      'FORBIDDEN',
-    );
+    expect(
+      await codeOf(mod.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'ADMIN' })),
+    ).toBe('FORBIDDEN');
+    expect(
+      await codeOf(mod.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'MODERATOR' })),
+    ).toBe('FORBIDDEN');
+    expect(
+      await codeOf(mod.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'MEMBER' })),
+    ).toBe('OK');
+    expect(
+      await codeOf(plain.api.invitations.create({ organizationId, email: uniqueEmail(), role: 'MEMBER' })),
+    ).toBe('FORBIDDEN');
     expect(await codeOf(plain.api.invitations.list({ organizationId }))).toBe('FORBIDDEN');
   });
 });
@@ -269,7 +307,10 @@ describe('invitations.list', () => {
     const revoked = await invite(t, uniqueEmail('revoked'));
     await t.owner.api.invitations.revoke({ invitationId: revoked.invitation.id });
     const expired = await invite(t, uniqueEmail('expired'));
-    await deps.db.update(invitations).set({ expiresAt: new Date(Date.now() - 1000) }).where(eq(invitations.id, expired.invitation.id));
+    await deps.db
+      .update(invitations)
+      .set({ expiresAt: new Date(Date.now() - 1000) })
+      .where(eq(invitations.id, expired.invitation.id));
 
     const { invitations: list } = await t.owner.api.invitations.list({ organizationId: t.organizationId });
     const statusOf = (id: string) => list.find((i) => i.id === id)?.status;
@@ -286,7 +327,7 @@ describe('invitations.list', () => {
 
 describe('rate limit per organization', () => {
   it('refuses invitations beyond RATE_LIMIT_INVITATIONS with 429', async () => {
-    const limited = await createTestDeps({ RATE_LIMIT_INVITATIONS: '2/3600' });
+    const limited = await createTestDeps({ ...NO_SEAT_LIMIT, RATE_LIMIT_INVITATIONS: '2/3600' });
     try {
       const owner = await signUp(limited, uniqueEmail('limited'));
       const org = await owner.api.organizations.create({ name: 'Busy' });

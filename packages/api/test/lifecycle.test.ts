@@ -8,9 +8,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
 import { codeOf, PASSWORD, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
+/** Seat limits of the plans are the billing tests' business: here they never get in the way. */
+const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
 let deps: TestDeps;
 beforeAll(async () => {
-  deps = await createTestDeps();
+  deps = await createTestDeps(NO_SEAT_LIMIT);
 });
 afterAll(() => deps.close());
 
@@ -60,24 +62,63 @@ async function soloOf(person: Person) {
 describe('organizations.transferOwnership', () => {
   it('moves ownership from the owner to an ADMIN member; the old owner stays ADMIN', async () => {
     const t = await team({ admin: 'ADMIN' });
-    const org = await t.owner.api.organizations.transferOwnership({ organizationId: t.organizationId, userId: t.admin.user.id });
+    const org = await t.owner.api.organizations.transferOwnership({
+      organizationId: t.organizationId,
+      userId: t.admin.user.id,
+    });
     expect(org.ownerUserId).toBe(t.admin.user.id);
-    expect(await t.admin.api.organizations.get({ organizationId: t.organizationId })).toMatchObject({ isOwner: true, role: 'ADMIN' });
-    expect(await t.owner.api.organizations.get({ organizationId: t.organizationId })).toMatchObject({ isOwner: false, role: 'ADMIN' });
+    expect(await t.admin.api.organizations.get({ organizationId: t.organizationId })).toMatchObject({
+      isOwner: true,
+      role: 'ADMIN',
+    });
+    expect(await t.owner.api.organizations.get({ organizationId: t.organizationId })).toMatchObject({
+      isOwner: false,
+      role: 'ADMIN',
+    });
     // The former owner can now be managed like any ADMIN, and the new one cannot.
-    expect(await codeOf(t.admin.api.members.updateRole({ organizationId: t.organizationId, userId: t.owner.user.id, role: 'MEMBER' }))).toBe('OK');
-    expect(await codeOf(t.owner.api.members.remove({ organizationId: t.organizationId, userId: t.admin.user.id }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(
+        t.admin.api.members.updateRole({
+          organizationId: t.organizationId,
+          userId: t.owner.user.id,
+          role: 'MEMBER',
+        }),
+      ),
+    ).toBe('OK');
+    expect(
+      await codeOf(t.owner.api.members.remove({ organizationId: t.organizationId, userId: t.admin.user.id })),
+    ).toBe('FORBIDDEN');
   });
 
   it('refuses a MODERATOR as new owner (400), a non-owner ADMIN as sender (403), a non-member (404)', async () => {
     const t = await team({ admin: 'ADMIN', mod: 'MODERATOR' });
     const id = t.organizationId;
-    expect(await codeOf(t.owner.api.organizations.transferOwnership({ organizationId: id, userId: t.mod.user.id }))).toBe('BAD_REQUEST');
-    expect(await codeOf(t.admin.api.organizations.transferOwnership({ organizationId: id, userId: t.admin.user.id }))).toBe('FORBIDDEN');
-    expect(await codeOf(t.mod.api.organizations.transferOwnership({ organizationId: id, userId: t.admin.user.id }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(
+        t.owner.api.organizations.transferOwnership({ organizationId: id, userId: t.mod.user.id }),
+      ),
+    ).toBe('BAD_REQUEST');
+    expect(
+      await codeOf(
+        t.admin.api.organizations.transferOwnership({ organizationId: id, userId: t.admin.user.id }),
+      ),
+    ).toBe('FORBIDDEN');
+    expect(
+      await codeOf(
+        t.mod.api.organizations.transferOwnership({ organizationId: id, userId: t.admin.user.id }),
+      ),
+    ).toBe('FORBIDDEN');
     const stranger = await signUp(deps);
-    expect(await codeOf(t.owner.api.organizations.transferOwnership({ organizationId: id, userId: stranger.user.id }))).toBe('NOT_FOUND');
-    expect(await codeOf(t.owner.api.organizations.transferOwnership({ organizationId: id, userId: t.owner.user.id }))).toBe('BAD_REQUEST');
+    expect(
+      await codeOf(
+        t.owner.api.organizations.transferOwnership({ organizationId: id, userId: stranger.user.id }),
+      ),
+    ).toBe('NOT_FOUND');
+    expect(
+      await codeOf(
+        t.owner.api.organizations.transferOwnership({ organizationId: id, userId: t.owner.user.id }),
+      ),
+    ).toBe('BAD_REQUEST');
     expect(await ownerOf(id)).toBe(t.owner.user.id);
     // None of the refused transfers left an audit row.
     expect(await auditActions(id)).not.toContain('organization.ownership_transferred');
@@ -86,14 +127,20 @@ describe('organizations.transferOwnership', () => {
   it('refuses a solo organization', async () => {
     const person = await signUp(deps);
     const solo = await soloOf(person);
-    expect(await codeOf(person.api.organizations.transferOwnership({ organizationId: solo, userId: person.user.id }))).toBe('FORBIDDEN');
+    expect(
+      await codeOf(
+        person.api.organizations.transferOwnership({ organizationId: solo, userId: person.user.id }),
+      ),
+    ).toBe('FORBIDDEN');
   });
 
   it('holds under two concurrent transfers to two ADMINs: one wins, exactly one owner, an ADMIN member', async () => {
     const t = await team({ a: 'ADMIN', b: 'ADMIN' });
     const id = t.organizationId;
     const results = await Promise.all(
-      [t.a, t.b].map((p) => codeOf(t.owner.api.organizations.transferOwnership({ organizationId: id, userId: p.user.id }))),
+      [t.a, t.b].map((p) =>
+        codeOf(t.owner.api.organizations.transferOwnership({ organizationId: id, userId: p.user.id })),
+      ),
     );
     expect(results.filter((r) => r === 'OK')).toHaveLength(1);
     expect(results.filter((r) => r !== 'OK')).toEqual(['FORBIDDEN']);
@@ -136,7 +183,9 @@ describe('organizations.leave', () => {
     const err = await t.owner.api.organizations.leave({ organizationId: t.organizationId }).catch((e) => e);
     expect(err.code).toBe('FORBIDDEN');
     expect(err.message).toMatch(/transfer/i);
-    expect(await codeOf(t.owner.api.organizations.leave({ organizationId: await soloOf(t.owner) }))).toBe('FORBIDDEN');
+    expect(await codeOf(t.owner.api.organizations.leave({ organizationId: await soloOf(t.owner) }))).toBe(
+      'FORBIDDEN',
+    );
     expect(await roleOf(t.organizationId, t.owner.user.id)).toBe('ADMIN');
   });
 });
@@ -145,9 +194,13 @@ describe('organizations.delete', () => {
   it('is for the owner only, and never for a solo organization', async () => {
     const t = await team({ admin: 'ADMIN', mod: 'MODERATOR', member: 'MEMBER' });
     for (const p of [t.admin, t.mod, t.member]) {
-      expect(await codeOf(p.api.organizations.delete({ organizationId: t.organizationId }))).toBe('FORBIDDEN');
+      expect(await codeOf(p.api.organizations.delete({ organizationId: t.organizationId }))).toBe(
+        'FORBIDDEN',
+      );
     }
-    expect(await codeOf(t.owner.api.organizations.delete({ organizationId: await soloOf(t.owner) }))).toBe('FORBIDDEN');
+    expect(await codeOf(t.owner.api.organizations.delete({ organizationId: await soloOf(t.owner) }))).toBe(
+      'FORBIDDEN',
+    );
     expect(await codeOf(t.owner.api.organizations.get({ organizationId: t.organizationId }))).toBe('OK');
   });
 
@@ -198,9 +251,13 @@ describe('users.memberships and users.setActiveOrganization', () => {
     });
     const again = await callerFor(deps).auth.login({ email: t.member.email, password: t.member.password });
     expect(again.user.lastActiveOrganizationId).toBe(t.organizationId);
-    expect((await callerFor(deps, again.tokens.accessToken).users.me()).lastActiveOrganizationId).toBe(t.organizationId);
+    expect((await callerFor(deps, again.tokens.accessToken).users.me()).lastActiveOrganizationId).toBe(
+      t.organizationId,
+    );
     const stranger = await signUp(deps);
-    expect(await codeOf(stranger.api.users.setActiveOrganization({ organizationId: t.organizationId }))).toBe('FORBIDDEN');
+    expect(await codeOf(stranger.api.users.setActiveOrganization({ organizationId: t.organizationId }))).toBe(
+      'FORBIDDEN',
+    );
     expect((await stranger.api.users.me()).lastActiveOrganizationId).toBeNull();
   });
 });
@@ -221,10 +278,14 @@ describe('live: users.events', () => {
     await t.owner.api.members.remove({ organizationId: t.organizationId, userId: t.member.user.id });
     const events = await Promise.race([
       received,
-      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no membership.removed within 5 s')), 5000)),
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no membership.removed within 5 s')), 5000),
+      ),
     ]);
     expect(events.at(-1)).toMatchObject({ type: 'membership.removed', organizationId: t.organizationId });
-    expect(await codeOf(t.member.api.organizations.get({ organizationId: t.organizationId }))).toBe('FORBIDDEN');
+    expect(await codeOf(t.member.api.organizations.get({ organizationId: t.organizationId }))).toBe(
+      'FORBIDDEN',
+    );
   });
 });
 
@@ -267,7 +328,10 @@ describe('audit log', () => {
       targetId: t.member.user.id,
       metadata: { from: 'MEMBER', to: 'MODERATOR' },
     });
-    expect(byAction('member.removed')[0]).toMatchObject({ actorUserId: t.admin.user.id, targetId: t.member.user.id });
+    expect(byAction('member.removed')[0]).toMatchObject({
+      actorUserId: t.admin.user.id,
+      targetId: t.member.user.id,
+    });
     expect(byAction('member.left')[0]).toMatchObject({ actorUserId: t.leaver.user.id });
     expect(byAction('invitation.revoked')[0]).toMatchObject({ actorUserId: t.mod.user.id, targetId: inv.id });
     expect(byAction('invitation.accepted')).toHaveLength(4);
@@ -276,9 +340,14 @@ describe('audit log', () => {
       targetId: t.admin.user.id,
     });
     // Newest first.
-    expect([...entries].sort((a, b) => b.at.localeCompare(a.at)).map((e) => e.id)).toEqual(entries.map((e) => e.id));
+    expect([...entries].sort((a, b) => b.at.localeCompare(a.at)).map((e) => e.id)).toEqual(
+      entries.map((e) => e.id),
+    );
 
-    const filtered = await t.owner.api.organizations.auditLog({ organizationId: id, action: 'invitation.accepted' });
+    const filtered = await t.owner.api.organizations.auditLog({
+      organizationId: id,
+      action: 'invitation.accepted',
+    });
     expect(filtered.entries.map((e) => e.action)).toEqual(Array(4).fill('invitation.accepted'));
 
     // Walking pages of 3 gives every entry once, in the same order.
@@ -304,7 +373,9 @@ describe('audit log', () => {
       .where(and(eq(auditLog.organizationId, t.organizationId), eq(auditLog.action, 'organization.deleted')));
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ actorUserId: t.owner.user.id, metadata: { name: 'Lifecycle Co' } });
-    expect(await codeOf(t.owner.api.organizations.auditLog({ organizationId: t.organizationId }))).toBe('FORBIDDEN');
+    expect(await codeOf(t.owner.api.organizations.auditLog({ organizationId: t.organizationId }))).toBe(
+      'FORBIDDEN',
+    );
   });
 
   it('never keeps a row for a change that rolled back', async () => {
@@ -321,7 +392,9 @@ describe('audit log', () => {
         'INTERNAL_SERVER_ERROR',
       );
     } finally {
-      await deps.sql.unsafe('drop trigger fail_member_delete on memberships; drop function fail_member_delete();');
+      await deps.sql.unsafe(
+        'drop trigger fail_member_delete on memberships; drop function fail_member_delete();',
+      );
     }
     expect(await roleOf(id, t.member.user.id)).toBe('MEMBER');
     expect(await auditActions(id)).toEqual(before);
@@ -334,7 +407,9 @@ describe('audit log', () => {
     const t = await team({});
     const [row] = await deps.db.select().from(auditLog).where(eq(auditLog.organizationId, t.organizationId));
     expect(row).toBeDefined();
-    await expect(deps.sql`update audit_log set action = 'tampered' where id = ${row!.id}`).rejects.toThrow(/append-only/);
+    await expect(deps.sql`update audit_log set action = 'tampered' where id = ${row!.id}`).rejects.toThrow(
+      /append-only/,
+    );
     const [after] = await deps.db.select().from(auditLog).where(eq(auditLog.id, row!.id));
     expect(after!.action).toBe(row!.action);
   });

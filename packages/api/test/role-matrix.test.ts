@@ -67,10 +67,16 @@ function expectedInvite(actor: Actor, role: OrgRole): Outcome {
 }
 
 const CASES = ACTORS.flatMap((actor) =>
-  TARGETS.flatMap((target) => OPERATIONS.map((op) => ({ actor, target, op, outcome: expected(actor, target, op) }))),
+  TARGETS.flatMap((target) =>
+    OPERATIONS.map((op) => ({ actor, target, op, outcome: expected(actor, target, op) })),
+  ),
 );
 const INVITE_CASES = ACTORS.flatMap((actor) =>
-  (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({ actor, role, outcome: expectedInvite(actor, role) })),
+  (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({
+    actor,
+    role,
+    outcome: expectedInvite(actor, role),
+  })),
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -81,11 +87,13 @@ type Person = { id: string; email: string; token: string };
 /** Actors, plus the targets that are somebody else: a target `ADMIN` is another ADMIN than the actor. */
 type Part = Actor | 'target ADMIN' | 'target MODERATOR' | 'target MEMBER' | 'outsider';
 
+/** Seat limits of the plans are the billing tests' business: here they never get in the way. */
+const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
 let deps: TestDeps;
 const people = {} as Record<Part, Person>;
 
 beforeAll(async () => {
-  deps = await createTestDeps();
+  deps = await createTestDeps(NO_SEAT_LIMIT);
   const parts: Part[] = [...ACTORS, 'target ADMIN', 'target MODERATOR', 'target MEMBER', 'outsider'];
   await Promise.all(
     parts.map(async (part) => {
@@ -108,7 +116,11 @@ afterAll(() => deps.close());
 /** A team organization owned by `owner` with two ADMINs, two MODERATORs and two MEMBERs besides. */
 async function freshOrganization(): Promise<string> {
   return deps.db.transaction(async (tx) => {
-    const org = await insertOrganization(tx, { name: 'Matrix Org', ownerUserId: people.owner.id, isSolo: false });
+    const org = await insertOrganization(tx, {
+      name: 'Matrix Org',
+      ownerUserId: people.owner.id,
+      isSolo: false,
+    });
     await tx.insert(memberships).values([
       { organizationId: org.id, userId: people.ADMIN.id, role: 'ADMIN' },
       { organizationId: org.id, userId: people.MODERATOR.id, role: 'MODERATOR' },
@@ -130,7 +142,8 @@ async function rolesIn(organizationId: string): Promise<Record<string, OrgRole>>
 }
 
 function targetUser(actor: Actor, target: Target): Person {
-  if (target === 'self' || target === 'owner' || target === 'outsider') return people[target === 'self' ? actor : target];
+  if (target === 'self' || target === 'owner' || target === 'outsider')
+    return people[target === 'self' ? actor : target];
   return people[`target ${target}`];
 }
 
@@ -140,7 +153,8 @@ describe('the decision table', () => {
     expect([...outcomes].sort()).toEqual(['BAD_REQUEST', 'FORBIDDEN', 'NOT_FOUND', 'OK']);
     expect(CASES).toHaveLength(7 * 6 * 4);
     // Spot checks of the sentences of DESIGN §4, so a wrong table cannot pass unnoticed.
-    const find = (a: Actor, t: Target, o: string) => CASES.find((c) => c.actor === a && c.target === t && opName(c.op) === o)!.outcome;
+    const find = (a: Actor, t: Target, o: string) =>
+      CASES.find((c) => c.actor === a && c.target === t && opName(c.op) === o)!.outcome;
     expect(find('MODERATOR', 'MEMBER', 'updateRole→MODERATOR')).toBe('OK');
     expect(find('MODERATOR', 'MEMBER', 'updateRole→ADMIN')).toBe('FORBIDDEN');
     expect(find('MODERATOR', 'MODERATOR', 'remove')).toBe('FORBIDDEN');
@@ -191,18 +205,17 @@ describe('members.updateRole / members.remove', () => {
 });
 
 describe('invitations.create roles', () => {
-  it.concurrent.for(INVITE_CASES.map((c) => ({ ...c, name: `${c.actor} invites as ${c.role} → ${c.outcome}` })))(
-    '$name',
-    async ({ actor, role, outcome }, { expect }) => {
-      const organizationId = await freshOrganization();
-      const email = uniqueEmail('invitee');
-      expect(await codeOf(callerFor(deps, people[actor].token).invitations.create({ organizationId, email, role }))).toBe(
-        outcome,
-      );
-      const rows = await deps.sql`select role from invitations where organization_id = ${organizationId}`;
-      expect(rows.map((r) => r.role)).toEqual(outcome === 'OK' ? [role] : []);
-    },
-  );
+  it.concurrent.for(
+    INVITE_CASES.map((c) => ({ ...c, name: `${c.actor} invites as ${c.role} → ${c.outcome}` })),
+  )('$name', async ({ actor, role, outcome }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const email = uniqueEmail('invitee');
+    expect(
+      await codeOf(callerFor(deps, people[actor].token).invitations.create({ organizationId, email, role })),
+    ).toBe(outcome);
+    const rows = await deps.sql`select role from invitations where organization_id = ${organizationId}`;
+    expect(rows.map((r) => r.role)).toEqual(outcome === 'OK' ? [role] : []);
+  });
 });
 
 describe('members.list', () => {
@@ -210,11 +223,16 @@ describe('members.list', () => {
     const organizationId = await freshOrganization();
     const results = Object.fromEntries(
       await Promise.all(
-        ACTORS.map(async (a) => [a, await codeOf(callerFor(deps, people[a].token).members.list({ organizationId }))]),
+        ACTORS.map(async (a) => [
+          a,
+          await codeOf(callerFor(deps, people[a].token).members.list({ organizationId })),
+        ]),
       ),
     );
     expect(results).toEqual(
-      Object.fromEntries(ACTORS.map((a) => [a, ORG_ROLE[a] && RANK[ORG_ROLE[a]] >= RANK.MODERATOR ? 'OK' : 'FORBIDDEN'])),
+      Object.fromEntries(
+        ACTORS.map((a) => [a, ORG_ROLE[a] && RANK[ORG_ROLE[a]] >= RANK.MODERATOR ? 'OK' : 'FORBIDDEN']),
+      ),
     );
     const { members } = await callerFor(deps, people.MODERATOR.token).members.list({ organizationId });
     expect(members.map((m) => [m.userId, m.role, m.isOwner])).toEqual(
@@ -226,5 +244,21 @@ describe('members.list', () => {
       ]),
     );
     expect(members).toHaveLength(7);
+  });
+
+  it('pages with the cursor, though every membership was created in one transaction (equal created_at)', async () => {
+    const organizationId = await freshOrganization();
+    const api = callerFor(deps, people.ADMIN.token);
+    const { members: all } = await api.members.list({ organizationId });
+    const walked: string[] = [];
+    let cursor: string | undefined;
+    let pages = 0;
+    do {
+      const page = await api.members.list({ organizationId, limit: 2, cursor });
+      walked.push(...page.members.map((m) => m.userId));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && ++pages < 10);
+    expect(walked).toEqual(all.map((m) => m.userId));
+    expect(new Set(walked).size).toBe(7);
   });
 });

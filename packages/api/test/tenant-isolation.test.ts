@@ -24,17 +24,29 @@ interface Victim {
   memberId: string;
   /** A task of B (started in B by its owner). */
   taskId: string;
+  /** A file of B (an upload started in B by its owner). */
+  assetId: string;
 }
 /** The attacker's own organization A, for inputs that mix A's organization with B's other ids. */
 interface Attacker {
   organizationId: string;
+  /** A file of A: sent with B's organization id, the path's organization must not be trusted. */
+  assetId: string;
 }
 
 interface Entry {
   /** The input built from B's ids. Its gate key (`meta.access.via`) must hold a B id. */
   input: (b: Victim) => Record<string, unknown>;
   /** Optionally, A's organization with B's other ids (a member of B addressed through A). */
-  mixed?: (b: Victim, a: Attacker) => Record<string, unknown>;
+  mixed?: (b: Victim, a: Attacker) => Record<string, unknown>[];
+}
+
+/** B's asset under A's organization id, and A's own asset under B's organization id. */
+function assetMixes(b: Victim, a: Attacker) {
+  return [
+    { organizationId: a.organizationId, assetId: b.assetId },
+    { organizationId: b.organizationId, assetId: a.assetId },
+  ];
 }
 
 /** Every org-scoped procedure must have an entry here; the test fails for one that has none. */
@@ -44,18 +56,18 @@ const MATRIX: Record<string, Entry> = {
   'organizations.delete': { input: (b) => ({ organizationId: b.organizationId }) },
   'organizations.transferOwnership': {
     input: (b) => ({ organizationId: b.organizationId, userId: b.adminId }),
-    mixed: (b, a) => ({ organizationId: a.organizationId, userId: b.adminId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, userId: b.adminId }],
   },
   'organizations.leave': { input: (b) => ({ organizationId: b.organizationId }) },
   'organizations.auditLog': { input: (b) => ({ organizationId: b.organizationId }) },
   'members.list': { input: (b) => ({ organizationId: b.organizationId }) },
   'members.updateRole': {
     input: (b) => ({ organizationId: b.organizationId, userId: b.memberId, role: 'ADMIN' }),
-    mixed: (b, a) => ({ organizationId: a.organizationId, userId: b.memberId, role: 'ADMIN' }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, userId: b.memberId, role: 'ADMIN' }],
   },
   'members.remove': {
     input: (b) => ({ organizationId: b.organizationId, userId: b.memberId }),
-    mixed: (b, a) => ({ organizationId: a.organizationId, userId: b.memberId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, userId: b.memberId }],
   },
   'invitations.create': {
     input: (b) => ({ organizationId: b.organizationId, email: 'planted@example.com', role: 'ADMIN' }),
@@ -65,11 +77,51 @@ const MATRIX: Record<string, Entry> = {
   'invitations.resend': { input: (b) => ({ invitationId: b.invitationId }) },
   'users.setActiveOrganization': { input: (b) => ({ organizationId: b.organizationId }) },
   'tasks.start': {
-    input: (b) => ({ organizationId: b.organizationId, kind: 'example_streaming', input: { steps: 1, intervalMs: 10 } }),
+    input: (b) => ({
+      organizationId: b.organizationId,
+      kind: 'example_streaming',
+      input: { steps: 1, intervalMs: 10 },
+    }),
   },
   'tasks.list': { input: (b) => ({ organizationId: b.organizationId }) },
   'tasks.get': { input: (b) => ({ taskId: b.taskId }) },
   'tasks.cancel': { input: (b) => ({ taskId: b.taskId }) },
+  'assets.createUpload': {
+    input: (b) => ({
+      organizationId: b.organizationId,
+      filename: 'planted.png',
+      contentType: 'image/png',
+      size: 100,
+    }),
+  },
+  'assets.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'assets.get': {
+    input: (b) => ({ organizationId: b.organizationId, assetId: b.assetId }),
+    mixed: assetMixes,
+  },
+  'assets.completeUpload': {
+    input: (b) => ({ organizationId: b.organizationId, assetId: b.assetId }),
+    mixed: assetMixes,
+  },
+  'assets.delete': {
+    input: (b) => ({ organizationId: b.organizationId, assetId: b.assetId }),
+    mixed: assetMixes,
+  },
+  'organizations.secrets.set': {
+    input: (b) => ({
+      organizationId: b.organizationId,
+      name: 'REPLICATE_API_TOKEN',
+      value: 'planted-by-attacker-0000',
+    }),
+  },
+  'organizations.secrets.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'organizations.secrets.delete': {
+    input: (b) => ({ organizationId: b.organizationId, name: 'REPLICATE_API_TOKEN' }),
+  },
+  'billing.get': { input: (b) => ({ organizationId: b.organizationId }) },
+  'billing.checkout': { input: (b) => ({ organizationId: b.organizationId, plan: 'pro', seats: 5 }) },
+  'billing.portal': { input: (b) => ({ organizationId: b.organizationId }) },
+  'billing.updateSeats': { input: (b) => ({ organizationId: b.organizationId, seats: 50 }) },
 };
 
 type AnyProcedure = {
@@ -79,7 +131,7 @@ type AnyProcedure = {
     inputs: { parse(input: unknown): unknown }[];
   };
 };
-const procedures = Object.entries(appRouter._def.procedures as Record<string, AnyProcedure>);
+const procedures = Object.entries(appRouter._def.procedures as unknown as Record<string, AnyProcedure>);
 const orgScoped = procedures
   .filter(([, p]) => p._def.type !== 'subscription' && p._def.meta?.access?.scope === 'org')
   .map(([path, p]) => ({ path, access: p._def.meta!.access as Extract<Access, { scope: 'org' }> }));
@@ -92,7 +144,9 @@ const orgSubscriptions = procedures
   .map(([path]) => path);
 /** The ones with an entry (a missing entry fails the coverage test, not every test below). */
 const covered = orgScoped.filter((p) => MATRIX[p.path]);
-const excludedSubscriptions = procedures.filter(([, p]) => p._def.type === 'subscription').map(([path]) => path);
+const excludedSubscriptions = procedures
+  .filter(([, p]) => p._def.type === 'subscription')
+  .map(([path]) => path);
 
 /** Calls a procedure by its dotted path through the real router, as the holder of `token`. */
 async function callPath(deps: TestDeps, token: string | null, path: string, input: unknown) {
@@ -107,11 +161,14 @@ async function callPath(deps: TestDeps, token: string | null, path: string, inpu
   }
 }
 
+/** Seat limits of the plans are the billing tests' business: here they never get in the way. */
+const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
 let deps: TestDeps;
 let victim: Victim;
 let attackerOrg: Attacker;
 /** What B is called and who is in it: none of it may appear in an answer to an outsider. */
 let secrets: { name: string; slug: string; emails: string[]; ids: string[] };
+const SECRET_OF_B = 'r8_bravo-only-secret-value-9f3c';
 const tokens = { attacker: '', loner: '', memberOfB: '' };
 
 /** B's rows that a denied call must leave exactly as they were. */
@@ -125,8 +182,13 @@ async function snapshotOfB() {
       .where(eq(memberships.organizationId, id))
       .orderBy(asc(memberships.userId)),
     invitations: await deps.db.select().from(invitations).where(eq(invitations.organizationId, id)),
-    audit: (await deps.db.select({ id: auditLog.id }).from(auditLog).where(eq(auditLog.organizationId, id))).length,
+    audit: (await deps.db.select({ id: auditLog.id }).from(auditLog).where(eq(auditLog.organizationId, id)))
+      .length,
     tasks: await deps.sql`select id, status, created_by from tasks where organization_id = ${id} order by id`,
+    assets: await deps.sql`select id, status, filename from assets where organization_id = ${id} order by id`,
+    plan: await deps.sql`select plan, stripe_customer_id from organizations where id = ${id}`,
+    secrets:
+      await deps.sql`select name, sealed_value, updated_at from organization_secrets where organization_id = ${id}`,
     activeOrgOfOutsiders: await deps.db
       .select({ id: users.id, last: users.lastActiveOrganizationId })
       .from(users)
@@ -135,7 +197,7 @@ async function snapshotOfB() {
 }
 
 beforeAll(async () => {
-  deps = await createTestDeps();
+  deps = await createTestDeps(NO_SEAT_LIMIT);
   const [ownerB, adminB, memberB, attacker, loner] = await Promise.all(
     ['bowner', 'badmin', 'bmember', 'attacker', 'loner'].map((p) => signUp(deps, uniqueEmail(p))),
   );
@@ -149,14 +211,26 @@ beforeAll(async () => {
     await person.api.invitations.accept({ token });
   }
   const pendingEmail = uniqueEmail('bpending');
-  const pending = await ownerB!.api.invitations.create({ organizationId: orgB.id, email: pendingEmail, role: 'MEMBER' });
+  const pending = await ownerB!.api.invitations.create({
+    organizationId: orgB.id,
+    email: pendingEmail,
+    role: 'MEMBER',
+  });
 
   const { taskId } = await ownerB!.api.tasks.start({
     organizationId: orgB.id,
     kind: 'example_streaming',
     input: { steps: 1, intervalMs: 10 },
   });
+  const upload = { filename: 'secret-plan.png', contentType: 'image/png', size: 100 };
+  const { assetId } = await ownerB!.api.assets.createUpload({ organizationId: orgB.id, ...upload });
+  await ownerB!.api.organizations.secrets.set({
+    organizationId: orgB.id,
+    name: 'REPLICATE_API_TOKEN',
+    value: SECRET_OF_B,
+  });
   const orgA = await attacker!.api.organizations.create({ name: 'Alpha Team' });
+  const own = await attacker!.api.assets.createUpload({ organizationId: orgA.id, ...upload });
   victim = {
     organizationId: orgB.id,
     invitationId: pending.id,
@@ -164,13 +238,14 @@ beforeAll(async () => {
     adminId: adminB!.user.id,
     memberId: memberB!.user.id,
     taskId,
+    assetId,
   };
-  attackerOrg = { organizationId: orgA.id };
+  attackerOrg = { organizationId: orgA.id, assetId: own.assetId };
   secrets = {
     name: orgB.name,
     slug: orgB.slug,
     emails: [ownerB!.email, adminB!.email, memberB!.email, pendingEmail],
-    ids: [orgB.id, pending.id, ownerB!.user.id, adminB!.user.id, memberB!.user.id, taskId],
+    ids: [orgB.id, pending.id, ownerB!.user.id, adminB!.user.id, memberB!.user.id, taskId, assetId],
   };
   tokens.attacker = attacker!.tokens.accessToken;
   tokens.loner = loner!.tokens.accessToken;
@@ -185,7 +260,9 @@ afterAll(() => deps.close());
 
 describe('the matrix covers the router', () => {
   it('every query and mutation declares who may call it (meta.access)', () => {
-    const missing = procedures.filter(([, p]) => p._def.type !== 'subscription' && !p._def.meta?.access).map(([k]) => k);
+    const missing = procedures
+      .filter(([, p]) => p._def.type !== 'subscription' && !p._def.meta?.access)
+      .map(([k]) => k);
     expect(missing).toEqual([]);
   });
 
@@ -196,15 +273,16 @@ describe('the matrix covers the router', () => {
   });
 
   it("each entry addresses the procedure's gate key with one of B's ids, in a valid input", () => {
-    const bIds = new Set([victim.organizationId, victim.invitationId, victim.taskId]);
+    const bIds = new Set([victim.organizationId, victim.invitationId, victim.taskId, victim.assetId]);
     const byPath = Object.fromEntries(procedures);
     for (const { path, access } of covered) {
       const entry = MATRIX[path]!;
       const input = entry.input(victim);
       expect(bIds.has(String(input[access.via])), `${path} gates on ${access.via}`).toBe(true);
       // The inputs pass the procedure's own schemas, so a refusal below is never about a malformed input.
-      for (const candidate of [input, ...(entry.mixed ? [entry.mixed(victim, attackerOrg)] : [])]) {
-        for (const schema of byPath[path]!._def.inputs) expect(() => schema.parse(candidate), path).not.toThrow();
+      for (const candidate of [input, ...(entry.mixed?.(victim, attackerOrg) ?? [])]) {
+        for (const schema of byPath[path]!._def.inputs)
+          expect(() => schema.parse(candidate), path).not.toThrow();
       }
     }
   });
@@ -217,6 +295,7 @@ function expectNoLeak(path: string, message: string, sent: Record<string, unknow
   expect(lower, `${path} leaks B's name`).not.toContain(secrets.name.toLowerCase());
   expect(lower, `${path} leaks B's slug`).not.toContain(secrets.slug.toLowerCase());
   for (const email of secrets.emails) expect(lower, `${path} leaks a member's email`).not.toContain(email);
+  expect(message, `${path} leaks B's secret`).not.toContain(SECRET_OF_B.slice(-4));
   for (const id of secrets.ids.filter((i) => !sentValues.has(i))) {
     expect(lower, `${path} leaks an id it was not sent`).not.toContain(id);
   }
@@ -228,10 +307,10 @@ describe('calls with another organization’s ids', () => {
     const results: Record<string, string> = {};
     for (const { path } of covered) {
       const entry = MATRIX[path]!;
-      const inputs = [entry.input(victim), ...(entry.mixed ? [entry.mixed(victim, attackerOrg)] : [])];
+      const inputs = [entry.input(victim), ...(entry.mixed?.(victim, attackerOrg) ?? [])];
       for (const [i, input] of inputs.entries()) {
         const { code, message } = await callPath(deps, tokens.attacker, path, input);
-        results[i === 0 ? path : `${path} (A's org, B's ids)`] = code;
+        results[i === 0 ? path : `${path} (mixed ${i})`] = code;
         expectNoLeak(path, message, input);
       }
     }
@@ -273,11 +352,15 @@ describe('calls with another organization’s ids', () => {
 
   it('an unknown organization id is answered like another organization’s (no existence oracle)', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
-    const real = await callPath(deps, tokens.attacker, 'organizations.get', { organizationId: victim.organizationId });
+    const real = await callPath(deps, tokens.attacker, 'organizations.get', {
+      organizationId: victim.organizationId,
+    });
     const fake = await callPath(deps, tokens.attacker, 'organizations.get', { organizationId: unknown });
     expect(fake.code).toBe(real.code);
     expect(fake.message).toBe(real.message);
-    const realInv = await callPath(deps, tokens.attacker, 'invitations.revoke', { invitationId: victim.invitationId });
+    const realInv = await callPath(deps, tokens.attacker, 'invitations.revoke', {
+      invitationId: victim.invitationId,
+    });
     const fakeInv = await callPath(deps, tokens.attacker, 'invitations.revoke', { invitationId: unknown });
     expect([fakeInv.code, fakeInv.message]).toEqual([realInv.code, realInv.message]);
   });

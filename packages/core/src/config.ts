@@ -1,6 +1,6 @@
 // The one place the environment is read. Everything else receives a Config.
 import { z } from 'zod';
-import { type Plan, type PlanId, planCatalogue } from './plans.js';
+import { type Feature, features, type Plan, type PlanId, planCatalogue } from './plans.js';
 import { defaultRateLimitRules, parseRateLimitRule, type RateLimitRules } from './rate-limit.js';
 
 const DEV_JWT_SECRET = 'woopdi-dev-only-jwt-secret-do-not-use-in-production';
@@ -30,7 +30,8 @@ const rateRule = (name: string) =>
     .transform((v, ctx) => {
       if (v === undefined) return undefined;
       const rule = parseRateLimitRule(v);
-      if (!rule) ctx.addIssue({ code: 'custom', message: `${name} must look like "5/60" (attempts per seconds)` });
+      if (!rule)
+        ctx.addIssue({ code: 'custom', message: `${name} must look like "5/60" (attempts per seconds)` });
       return rule;
     });
 
@@ -90,15 +91,42 @@ const envSchema = z.object({
   REPLICATE_API_BASE: url('REPLICATE_API_BASE').default('https://api.replicate.com'),
 
   STRIPE_PRICE_PRO: optionalString,
-  PLAN_FREE_SEATS: z.coerce.number().int().min(1).default(3),
+  // Enough for the seeded demo teams; the billing tests pin 3.
+  PLAN_FREE_SEATS: z.coerce.number().int().min(1).default(10),
+  PLAN_FREE_FEATURES: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const list = (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const unknown = list.filter((f) => !(features as readonly string[]).includes(f));
+      if (unknown.length) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `PLAN_FREE_FEATURES knows only ${features.join(', ')}; not ${unknown.join(', ')}`,
+        });
+      }
+      return list as Feature[];
+    }),
   PLAN_FREE_STORAGE_MB: z.coerce.number().int().min(1).default(100),
   PLAN_PRO_STORAGE_MB: z.coerce.number().int().min(1).default(10_240),
   BILLING_GRACE_DAYS: z.coerce.number().min(0).default(7),
 
   STORAGE_DIR: optionalString,
-  UPLOAD_MAX_BYTES: z.coerce.number().int().min(1).default(50 * 1024 * 1024),
+  UPLOAD_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(50 * 1024 * 1024),
   UPLOAD_CONTENT_TYPES: optionalString,
-  SIGNED_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(7 * 24 * 3600).default(900),
+  SIGNED_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(10)
+    .max(7 * 24 * 3600)
+    .default(900),
 
   ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).max(86_400).default(900),
   REFRESH_TOKEN_TTL_SECONDS: z.coerce
@@ -112,6 +140,9 @@ const envSchema = z.object({
   RATE_LIMIT_PASSWORD_RESET: rateRule('RATE_LIMIT_PASSWORD_RESET'),
   RATE_LIMIT_INVITATIONS: rateRule('RATE_LIMIT_INVITATIONS'),
   CORS_ORIGINS: optionalString,
+  WOOPDI_MIGRATIONS_DIR: optionalString,
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5_000),
+  WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(1_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
@@ -156,6 +187,10 @@ export interface Config {
   maxOwnedTeamOrgs: number;
   rateLimits: RateLimitRules;
   shutdownTimeoutMs: number;
+  /** Where the SQL migrations are (default: the repository's drizzle/); the image sets it. */
+  migrationsDir: string | undefined;
+  /** Every worker process must use the same values: a short deadAfterMs would rob live workers. */
+  workerLiveness: { heartbeatMs: number; deadAfterMs: number };
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the fix. */
@@ -284,6 +319,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     replicate: { model: e.REPLICATE_MODEL, apiBase: e.REPLICATE_API_BASE },
     plans: planCatalogue({
       freeSeats: e.PLAN_FREE_SEATS,
+      freeFeatures: e.PLAN_FREE_FEATURES,
       freeStorageMb: e.PLAN_FREE_STORAGE_MB,
       proStorageMb: e.PLAN_PRO_STORAGE_MB,
       proPriceId: e.STRIPE_PRICE_PRO,
@@ -306,5 +342,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.RATE_LIMIT_INVITATIONS && { invitation: e.RATE_LIMIT_INVITATIONS }),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    migrationsDir: e.WOOPDI_MIGRATIONS_DIR,
+    workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
   };
 }

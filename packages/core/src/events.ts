@@ -1,6 +1,7 @@
 // Channel names and event shapes published on the bus: a contract between the services that
 // publish, the subscriptions that stream, and clients.
 import type { OrgRole } from '@woopdi/db';
+import type { EventBus } from './bus.js';
 
 export const userChannel = (userId: string) => `user:${userId}`;
 export const taskChannel = (taskId: string) => `task:${taskId}`;
@@ -13,6 +14,15 @@ export type UserEvent =
       organizationId: string;
       role: OrgRole;
       previousRole: OrgRole;
+      at: string;
+    }
+  /** To each ADMIN of the organization when its subscription changes (webhook, seats, reconciliation). */
+  | {
+      type: 'billing.updated';
+      organizationId: string;
+      plan: string;
+      status: string | null;
+      seats: number;
       at: string;
     }
   /** familyId null: every session of the user, except `exceptFamilyId` when given. */
@@ -29,3 +39,29 @@ export function revokes(event: UserEvent, familyId: string): boolean {
   if (event.familyId !== null) return event.familyId === familyId;
   return event.exceptFamilyId !== familyId;
 }
+
+/**
+ * Every api instance listens here to drop cached sessions and memberships the moment they change,
+ * whichever instance made the change.
+ */
+export const INVALIDATIONS_CHANNEL = 'invalidations';
+
+export type Invalidation =
+  | { type: 'user'; userId: string }
+  | { type: 'organization'; organizationId: string };
+
+/** Publishes a user event and the cache invalidation it implies. */
+export async function publishUserEvent(
+  bus: EventBus,
+  userId: string,
+  event: WithoutAt<UserEvent>,
+): Promise<void> {
+  await Promise.all([
+    bus.publish(userChannel(userId), userEvent(event)),
+    bus.publish(INVALIDATIONS_CHANNEL, { type: 'user', userId } satisfies Invalidation),
+  ]);
+}
+
+/** For changes that touch every member's view of an organization (ownership, deletion). */
+export const publishOrganizationChanged = (bus: EventBus, organizationId: string) =>
+  bus.publish(INVALIDATIONS_CHANNEL, { type: 'organization', organizationId } satisfies Invalidation);

@@ -1,3 +1,4 @@
+export * from './billing.js';
 export * from './bus.js';
 export * from './config.js';
 export * from './crypto.js';
@@ -8,5 +9,8 @@ export * from './logger.js';
 export * from './mail/index.js';
 export * from './plans.js';
 export * from './rate-limit.js';
+export * from './secrets.js';
+export * from './storage/index.js';
+export * from './stripe.js';
 export * from './task-events.js';
 export * from './tasks.js';

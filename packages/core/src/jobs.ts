@@ -11,6 +11,8 @@ export const jobPayloads = {
   stripe_event: z.object({ eventId: z.string().min(1) }),
   /** Nightly: re-syncs every active subscription from Stripe and logs drift. */
   billing_reconcile: z.object({}).passthrough(),
+  /** Cancels a deleted organization's Stripe subscription (after the delete commits; Stripe may be down). */
+  stripe_cancel_subscription: z.object({ organizationId: z.uuid(), subscriptionId: z.string().min(1) }),
   /** Hourly: removes pending uploads older than 24 h and the files of deleted organizations. */
   assets_cleanup: z.object({}).passthrough(),
 } as const;
@@ -30,6 +32,7 @@ export const defaultMaxAttempts: Record<JobName, number> = {
   run_task: 3,
   stripe_event: 10,
   billing_reconcile: 3,
+  stripe_cancel_subscription: 10,
   assets_cleanup: 3,
 };
 

@@ -1,7 +1,8 @@
 // The plan catalogue (DESIGN §3 organizations.plan): what each plan allows. Every team and solo
 // organization starts on `free`; `pro` comes from a Stripe subscription, with seats = its quantity.
 
-export type Feature = 'ai_generation';
+export const features = ['ai_generation'] as const;
+export type Feature = (typeof features)[number];
 export type PlanId = 'free' | 'pro';
 
 export interface Plan {
@@ -17,6 +18,8 @@ export interface Plan {
 
 export interface PlanSettings {
   freeSeats: number;
+  /** Paid features granted to free organizations too (self-hosting without billing). */
+  freeFeatures?: Feature[];
   freeStorageMb: number;
   proStorageMb: number;
   proPriceId: string | undefined;
@@ -28,7 +31,7 @@ export function planCatalogue(settings: PlanSettings): Record<PlanId, Plan> {
       id: 'free',
       name: 'Free',
       seats: settings.freeSeats,
-      features: [],
+      features: settings.freeFeatures ?? [],
       storageQuotaBytes: settings.freeStorageMb * 1024 * 1024,
       stripePriceId: null,
     },

@@ -1,7 +1,7 @@
 // Writing task events: each gets the next seq under the task row's lock, is stored in task_events
 // in the same transaction as the task's new state, and is published on task:{taskId} after commit.
 import { type Db, type DbOrTx, taskEvents, tasks } from '@woopdi/db';
-import { asc, eq, gt, and, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, sql } from 'drizzle-orm';
 import type { EventBus } from './bus.js';
 import { taskChannel } from './events.js';
 import type { TaskEvent, TaskEventType } from './tasks.js';
@@ -16,7 +16,10 @@ export interface NewTaskEvent {
 }
 
 export type TaskUpdate = Partial<
-  Pick<typeof tasks.$inferInsert, 'status' | 'progress' | 'result' | 'error' | 'startedAt' | 'finishedAt' | 'attempts'>
+  Pick<
+    typeof tasks.$inferInsert,
+    'status' | 'progress' | 'result' | 'error' | 'startedAt' | 'finishedAt' | 'attempts'
+  >
 >;
 
 /** Appends one event (and applies `update` to the task row) atomically; publishes it after commit. */
@@ -31,7 +34,12 @@ export async function appendTaskEvent(
   return out;
 }
 
-export async function appendInTransaction(tx: DbOrTx, taskId: string, event: NewTaskEvent, update: TaskUpdate = {}) {
+export async function appendInTransaction(
+  tx: DbOrTx,
+  taskId: string,
+  event: NewTaskEvent,
+  update: TaskUpdate = {},
+) {
   const [row] = await tx
     .update(tasks)
     .set({ ...update, lastSeq: sql`${tasks.lastSeq} + 1` })

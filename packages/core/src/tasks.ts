@@ -14,7 +14,18 @@ export const taskKinds = {
   org_export: {
     input: z.object({}).default({}),
     maxAttempts: 3,
-    summary: "A JSON export of the organization's members, invitations and tasks.",
+    summary: "A JSON export of the organization's members, invitations and tasks, stored as an asset.",
+  },
+  generate_image: {
+    input: z.object({
+      prompt: z.string().trim().min(1).max(2000),
+      guidance: z.number().min(0).max(20).optional(),
+      steps: z.number().int().min(1).max(100).optional(),
+    }),
+    // Transient Replicate or network errors are retried; a prediction Replicate reports failed is not.
+    maxAttempts: 4,
+    summary:
+      "An image from a text prompt (Replicate), stored as a PNG asset of the organization. Needs the Pro plan and a Replicate token (the organization secret REPLICATE_API_TOKEN, else the server's).",
   },
 } as const;
 
@@ -24,8 +35,12 @@ export type TaskInput<K extends TaskKind> = z.output<(typeof taskKinds)[K]['inpu
 
 /** `{ kind, input }` validated against the kind's schema: one discriminated union. */
 export const taskStartSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('example_streaming'), input: taskKinds.example_streaming.input.default({ steps: 10, intervalMs: 1000 }) }),
+  z.object({
+    kind: z.literal('example_streaming'),
+    input: taskKinds.example_streaming.input.default({ steps: 10, intervalMs: 1000 }),
+  }),
   z.object({ kind: z.literal('org_export'), input: taskKinds.org_export.input }),
+  z.object({ kind: z.literal('generate_image'), input: taskKinds.generate_image.input }),
 ]);
 export type TaskStart = z.output<typeof taskStartSchema>;
 

@@ -14,10 +14,10 @@ export const migrationsFolder = fileURLToPath(new URL('../../../drizzle', import
  * queue lives in the same database, so jobs can be added in the transaction that causes them).
  * Idempotent.
  */
-export async function migrate(url: string): Promise<void> {
+export async function migrate(url: string, options: { migrationsFolder?: string } = {}): Promise<void> {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   try {
-    await drizzleMigrate(drizzle(sql), { migrationsFolder });
+    await drizzleMigrate(drizzle(sql), { migrationsFolder: options.migrationsFolder ?? migrationsFolder });
   } finally {
     await sql.end({ timeout: 5 });
   }

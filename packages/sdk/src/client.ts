@@ -8,6 +8,7 @@ import {
   type WebSocketConstructor,
   webSocketSubscriptions,
 } from './subscriptions.js';
+import { createTasks, type WoopdiTasks } from './tasks.js';
 import type { AppRouter, RouterInputs, RouterOutputs, WoopdiTokens } from './types.js';
 
 /** A `fetch`-compatible function (the platform's, or a wrapper for logging, tests, retries). */
@@ -52,6 +53,11 @@ export interface WoopdiClient {
   getTokens(): WoopdiTokens | null;
   /** Refreshes the tokens now. Concurrent calls share one request. */
   refresh(): Promise<WoopdiTokens>;
+  /**
+   * Long-running tasks' live events, resumable: `tasks.follow(taskId, { onEvent })` or
+   * `for await (const event of tasks.events(taskId))`. Every event exactly once, in order.
+   */
+  tasks: WoopdiTasks;
   /** Closes the websocket connections. The client must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -116,8 +122,10 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
     ],
   });
 
+  let closed = false;
   return {
     api,
+    tasks: createTasks(api, () => closed),
     async login(email, password) {
       const result = await api.auth.login.mutate({ email, password });
       session.set(result.tokens);
@@ -142,6 +150,9 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
     setTokens: (tokens) => session.set(tokens),
     getTokens: () => session.get(),
     refresh: () => session.refresh(),
-    close: () => subscriptions.close(),
+    close: () => {
+      closed = true;
+      return subscriptions.close();
+    },
   };
 }

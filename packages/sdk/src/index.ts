@@ -9,4 +9,14 @@ export {
 } from './client.js';
 export type { TokensListener } from './session.js';
 export type { EventSourceConstructor, WebSocketConstructor } from './subscriptions.js';
+export {
+  type FollowOptions,
+  isTerminalTaskEvent,
+  type TaskEvent,
+  type TaskEventIterator,
+  type TaskEventsOptions,
+  type TaskEventType,
+  type TaskFollow,
+  type WoopdiTasks,
+} from './tasks.js';
 export type { AppRouter, RouterInputs, RouterOutputs, WoopdiTokens, WoopdiUser } from './types.js';

@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { type ApiDeps, appRouter, createContextFactory, createOpenApiDocument } from '@woopdi/api';
+import { isLocalStorage } from '@woopdi/core';
 import type { DbHandle } from '@woopdi/db';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import helmet from 'helmet';
 import { pinoHttp } from 'pino-http';
 import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
+import { assetUploadRoute } from './assets-upload.js';
 import { docsRouter } from './docs.js';
 import { retryAfterHeaders } from './errors.js';
+import { storageRoutes } from './storage-routes.js';
+import { stripeWebhookRouter } from './stripe-webhook.js';
+import { taskEventsSse } from './task-sse.js';
 
 export interface AppOptions extends ApiDeps {
   sql: DbHandle['sql'];
@@ -44,7 +49,11 @@ export function createApp(options: AppOptions): Express {
       customLogLevel: (_req, res, err) =>
         err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
       serializers: {
-        req: (req: IncomingMessage & { id?: string }) => ({ id: req.id, method: req.method, url: redactUrl(req.url) }),
+        req: (req: IncomingMessage & { id?: string }) => ({
+          id: req.id,
+          method: req.method,
+          url: redactUrl(req.url),
+        }),
         res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       },
     }),
@@ -78,6 +87,9 @@ export function createApp(options: AppOptions): Express {
     }
   });
 
+  // Before any body parser: the signature covers the raw bytes.
+  app.use(stripeWebhookRouter(options));
+
   const createContext = createContextFactory(options);
   const onError = ({
     error,
@@ -106,6 +118,11 @@ export function createApp(options: AppOptions): Express {
   app.get('/openapi.json', (_req, res) => void res.json(openApiDocument));
   app.use(docsRouter());
 
+  // Multipart uploads stream to storage: mounted before /api, whose JSON parser would read the body.
+  app.post('/api/organizations/:organizationId/assets/upload', assetUploadRoute(options));
+  // The local driver's signed upload and download URLs (GCS serves its own).
+  if (isLocalStorage(options.storage)) app.use('/storage', storageRoutes(options.storage, logger));
+
   const rest = createOpenApiExpressMiddleware({
     router: appRouter,
     createContext,
@@ -124,6 +141,9 @@ export function createApp(options: AppOptions): Express {
     },
     (req, res) => void rest(req, res),
   );
+
+  // Plain SSE of a task's events for non-tRPC clients (the websocket twin is /tasks/{taskId}/ws).
+  app.get('/tasks/:taskId/events', taskEventsSse(options));
 
   app.use(
     (_req, res) => void res.status(404).json({ code: 'NOT_FOUND', message: 'No such route. See /docs.' }),

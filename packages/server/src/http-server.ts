@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { isLocalStorage } from '@woopdi/core';
 import { type AppOptions, createApp } from './app.js';
 import { apiDeps, type Runtime } from './runtime.js';
 import { attachWebSockets, type WebSocketGateway } from './websocket.js';
@@ -27,6 +28,8 @@ export async function startApiServer(
   });
   const actualPort = (server.address() as AddressInfo).port;
   const url = `http://127.0.0.1:${actualPort}`;
+  // Local signed URLs point at this server: without API_HOST it knows its address only now.
+  if (isLocalStorage(runtime.storage) && !runtime.config.apiHost) runtime.storage.publicUrl = url;
   const appOptions: AppOptions = { ...deps, publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '' };
   server.on('request', createApp(appOptions));
   const websockets = attachWebSockets(server, deps);

@@ -20,6 +20,7 @@ try {
     config,
     logger: runtime.logger,
     bus: runtime.bus,
+    storage: runtime.storage,
   });
   runtime.logger.info(
     { mail: config.sendgrid ? 'sendgrid' : 'outbox', bus: runtime.bus.kind },

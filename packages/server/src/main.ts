@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_PASSWORD, demoLogins, seedDemoWorld } from '@woopdi/api';
-import { type Config, ConfigError, createLogger, loadConfig } from '@woopdi/core';
+import { type Config, ConfigError, createLogger, describeStorage, loadConfig } from '@woopdi/core';
 import { migrate } from '@woopdi/db';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@woopdi/db/embedded';
 import { startWorker, type WorkerHandle } from '@woopdi/worker';
@@ -92,7 +92,7 @@ async function start(): Promise<void> {
     databaseUrl = embedded.url;
   }
   if (shutdownRequested) return;
-  await migrate(databaseUrl);
+  await migrate(databaseUrl, { migrationsFolder: config.migrationsDir });
   runtime = createRuntime(config, databaseUrl, logger);
   const db = runtime.dbHandle.db;
 
@@ -108,7 +108,14 @@ async function start(): Promise<void> {
 
   api = await startApiServer(runtime);
   if (shutdownRequested) return;
-  worker = await startWorker({ databaseUrl, db, config, logger: runtime.logger, bus: runtime.bus });
+  worker = await startWorker({
+    databaseUrl,
+    db,
+    config,
+    logger: runtime.logger,
+    bus: runtime.bus,
+    storage: runtime.storage,
+  });
   if (shutdownRequested) return;
 
   const demoEmails = demoLogins.map((l) => l.email);
@@ -132,6 +139,7 @@ function printBanner(server: ApiServer, databaseUrl: string, seeded: boolean, pr
       : `  Database  PostgreSQL at ${redact(databaseUrl)}`,
     `  Events    ${runtime!.bus.kind === 'redis' ? 'Redis event bus' : 'in-process event bus (set REDIS_URL for Redis)'}`,
     `  Mail      ${config.sendgrid ? 'SendGrid' : 'outbox: emails are logged with their links (set SENDGRID_API_KEY to send)'}`,
+    `  Files     ${describeStorage(runtime!.storage)}`,
   ];
   const logins = demoLogins.filter((l) => present.has(l.email));
   if (logins.length > 0) {

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { type ApiDeps, appRouter, createContextFactory } from '@woopdi/api';
 import { WebSocketServer } from 'ws';
+import { createTaskSockets, TASK_WS_PATH } from './task-ws.js';
 
 /** RFC 6455 "Service Restart": tells clients to reconnect (to this or another instance). */
 export const CLOSE_SERVICE_RESTART = 1012;
@@ -15,7 +16,8 @@ export interface WebSocketGateway {
 
 /**
  * tRPC over websocket at /trpc on the same HTTP server. Clients authenticate with
- * `connectionParams: { token: <accessToken> }`.
+ * `connectionParams: { token: <accessToken> }`. The plain task websocket `/tasks/{taskId}/ws`
+ * (task-ws.ts) shares the upgrade listener.
  */
 export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGateway {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
@@ -25,8 +27,14 @@ export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGatewa
     createContext: createContextFactory(deps),
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
   });
+  const taskSockets = createTaskSockets(deps);
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    const task = TASK_WS_PATH.exec(path);
+    if (task) {
+      taskSockets.handleUpgrade(req, socket, head, task[1]!);
+      return;
+    }
     if (path !== '/trpc') {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
@@ -36,12 +44,15 @@ export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGatewa
   server.on('upgrade', onUpgrade);
 
   return {
-    connections: () => wss.clients.size,
+    connections: () => wss.clients.size + taskSockets.connections(),
     async close() {
       server.off('upgrade', onUpgrade);
       handler.broadcastReconnectNotification();
       for (const ws of wss.clients) ws.close(CLOSE_SERVICE_RESTART, 'server restarting');
-      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      await Promise.all([
+        new Promise<void>((resolve) => wss.close(() => resolve())),
+        taskSockets.close(CLOSE_SERVICE_RESTART, 'server restarting'),
+      ]);
     },
   };
 }

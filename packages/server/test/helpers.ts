@@ -1,5 +1,6 @@
 // Starts the real API server on a free port against a fresh test database.
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
+import type { Storage, Stripe } from '@woopdi/core';
 import { type ApiServer, createRuntime, type Runtime, startApiServer } from '../src/index.js';
 
 export interface TestServer {
@@ -10,9 +11,21 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const deps = await createTestDeps(env);
-  const runtime = createRuntime(deps.config, deps.databaseUrl, deps.logger);
+/** `options.stripe`: a Stripe client for the server (startFakeStripe's), shared with `deps`. */
+export async function startTestServer(
+  env: Record<string, string> = {},
+  options: { stripe?: Stripe; storage?: Storage } = {},
+): Promise<TestServer> {
+  const deps = await createTestDeps(env, options);
+  // deps.storage: the test's local driver in a temp dir; its signed URLs then point at this server.
+  const runtime = createRuntime(
+    deps.config,
+    deps.databaseUrl,
+    deps.logger,
+    undefined,
+    deps.storage,
+    deps.stripe,
+  );
   const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
   return {
     deps,

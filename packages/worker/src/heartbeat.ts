@@ -33,7 +33,11 @@ export function startHeartbeat(db: Db, logger: Logger, workerIds: () => string[]
     async stop() {
       clearInterval(timer);
       const ids = workerIds();
-      if (ids.length > 0) await db.delete(workerHeartbeats).where(inArray(workerHeartbeats.workerId, ids)).catch(() => {});
+      if (ids.length > 0)
+        await db
+          .delete(workerHeartbeats)
+          .where(inArray(workerHeartbeats.workerId, ids))
+          .catch(() => {});
     },
   };
 }
@@ -54,8 +58,17 @@ export async function reapDeadWorkers(db: Db, logger: Logger, deadAfterMs: numbe
         where h.worker_id = j.locked_by and h.last_seen_at > now() - make_interval(secs => ${seconds})
       )`);
   const dead = rows.map((r) => r.locked_by);
+  // Rows of processes that died holding no job would otherwise stay forever.
+  await db.execute(
+    sql`delete from ${workerHeartbeats} where last_seen_at < now() - make_interval(secs => ${seconds * 10})`,
+  );
   if (dead.length === 0) return dead;
-  await db.execute(sql`select graphile_worker.force_unlock_workers(${dead}::text[])`);
+  // A JS array in drizzle's sql`` expands to a parenthesised list, not a Postgres array: build one.
+  const ids = sql.join(
+    dead.map((id) => sql`${id}`),
+    sql`, `,
+  );
+  await db.execute(sql`select graphile_worker.force_unlock_workers(array[${ids}]::text[])`);
   await db.delete(workerHeartbeats).where(inArray(workerHeartbeats.workerId, dead));
   logger.warn({ workerIds: dead }, 'released the jobs of workers that stopped sending heartbeats');
   return dead;

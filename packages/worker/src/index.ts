@@ -1,16 +1,20 @@
 // @woopdi/worker: runs graphile-worker with Woopdi's typed task list. The host process (server's
 // main-worker.ts, or the embedded all-in-one mode) owns signals, migrations and the shared runtime.
+
+import { EventEmitter } from 'node:events';
 import {
   type Config,
   createLogTransport,
   createSendGridTransport,
+  createStripe,
   type EventBus,
   type Logger,
   type MailTransport,
+  type Storage,
+  type Stripe,
 } from '@woopdi/core';
 import type { Db } from '@woopdi/db';
-import { EventEmitter } from 'node:events';
-import { type Runner, run, type WorkerEvents } from 'graphile-worker';
+import { type CronItem, parseCronItems, type Runner, run, type WorkerEvents } from 'graphile-worker';
 import { createGraphileLogger } from './graphile-logger.js';
 import { defaultLiveness, type Liveness, startHeartbeat } from './heartbeat.js';
 import { kindDefinitions } from './kinds/index.js';
@@ -19,7 +23,7 @@ import { createTaskList, type KindDefinitions } from './tasks/index.js';
 export { createGraphileLogger } from './graphile-logger.js';
 export { defaultLiveness, type Liveness, reapDeadWorkers } from './heartbeat.js';
 export * from './kinds/index.js';
-export { createReporter, TaskCancelled, type TaskReporter } from './task-runtime.js';
+export { createReporter, TaskCancelled, TaskFailed, type TaskReporter } from './task-runtime.js';
 export * from './tasks/index.js';
 
 export interface WorkerOptions {
@@ -29,8 +33,12 @@ export interface WorkerOptions {
   config: Config;
   logger: Logger;
   bus: EventBus;
+  /** File storage (the runtime's: local disk or GCS). */
+  storage: Storage;
   /** Overrides the transport chosen from the config (SendGrid when configured, else the dev outbox). */
   mailTransport?: MailTransport;
+  /** Overrides the Stripe client built from the config (tests point one at a local fake). */
+  stripe?: Stripe;
   /** Jobs run at once by this process; default 5. */
   concurrency?: number;
   /** Milliseconds between polls for jobs that became due (retries, run_at); default graphile's 2000. */
@@ -60,18 +68,28 @@ export function createMailTransport(config: Config, logger: Logger): MailTranspo
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const logger = options.logger.child({ component: 'worker' });
   const mailTransport = options.mailTransport ?? createMailTransport(options.config, logger);
+  const stripe = options.stripe ?? (options.config.stripe ? createStripe(options.config.stripe) : undefined);
   const taskList = createTaskList({
     db: options.db,
     config: options.config,
     logger,
     bus: options.bus,
     mailTransport,
+    storage: options.storage,
+    ...(stripe && { stripe }),
     kinds: { ...kindDefinitions, ...options.kinds } as KindDefinitions,
   });
-  // Our own emitter, passed in, so no worker:create is missed while run() starts the pool.
+  // Our own emitter, passed in, so no pool:create is missed while run() starts the pool.
   const events: WorkerEvents = new EventEmitter();
   const workerIds = new Set<string>();
-  events.on('worker:create', ({ worker }) => void workerIds.add(worker.workerId));
+  // graphile-worker 0.17 locks jobs (`locked_by`) in the name of the worker *pool*, not of the
+  // individual workers: the pool id is the one that must heartbeat.
+  events.on('pool:create', ({ workerPool }) => void workerIds.add(workerPool.id));
+  const cronItems: CronItem[] = [
+    // Hourly: stale pending uploads and the files of deleted organizations.
+    { task: 'assets_cleanup', match: '0 * * * *' },
+  ];
+  if (stripe) cronItems.push({ task: 'billing_reconcile', match: '0 3 * * *' });
   const runner = await run({
     events,
     connectionString: options.databaseUrl,
@@ -80,8 +98,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     noHandleSignals: true,
     logger: createGraphileLogger(logger),
     taskList,
-    // No cron items: without this graphile-worker would read a `crontab` file from the cwd.
-    parsedCronItems: [],
+    // Given explicitly: without it graphile-worker would read a `crontab` file from the cwd.
+    // Nightly billing reconciliation only when Stripe is configured.
+    parsedCronItems: parseCronItems(cronItems),
     // Batched (delay 0: next tick) completion and failure. With graphile-worker 0.17.3's default (-1,
     // unbatched) the completion of a job that finishes during graceful shutdown is not awaited and is
     // lost when the pool closes: the job stays locked for 4 hours. Batchers are drained on shutdown.
@@ -89,6 +108,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   });
   const heartbeat = startHeartbeat(options.db, logger, () => [...workerIds], {
     ...defaultLiveness,
+    ...options.config.workerLiveness,
     ...options.liveness,
   });
   // A runner that dies by itself (lost database, fatal error) must be visible, not an unhandled rejection.

@@ -1,7 +1,13 @@
 // The helper every task kind reports through (DESIGN §6): each call appends one event — next seq,
 // stored in task_events with the task row's new state, published on task:{taskId} — and tells the
 // kind when the task was cancelled, so it stops within one step.
-import { appendTaskEvent, type EventBus, type NewTaskEvent, readTaskEvents, type TaskUpdate } from '@woopdi/core';
+import {
+  appendTaskEvent,
+  type EventBus,
+  type NewTaskEvent,
+  readTaskEvents,
+  type TaskUpdate,
+} from '@woopdi/core';
 import type { Db } from '@woopdi/db';
 
 /** Thrown by a reporter call once cancellation was requested; the runner ends the task `cancelled`. */
@@ -9,11 +15,24 @@ export class TaskCancelled extends Error {
   override name = 'TaskCancelled';
 }
 
+/**
+ * Thrown by a kind for a definite failure that a retry cannot fix (the provider said the job
+ * failed): the task ends `failed` at once with this message, without using its remaining attempts.
+ */
+export class TaskFailed extends Error {
+  override name = 'TaskFailed';
+}
+
 export interface TaskReporter {
   readonly taskId: string;
   /** This run's attempt number (1 for the first). */
   readonly attempt: number;
-  progress(p: { current: number; total: number; message?: string; data?: Record<string, unknown> }): Promise<void>;
+  progress(p: {
+    current: number;
+    total: number;
+    message?: string;
+    data?: Record<string, unknown>;
+  }): Promise<void>;
   stageStart(stage: string, message?: string): Promise<void>;
   stageEnd(stage: string, message?: string, data?: Record<string, unknown>): Promise<void>;
   update(message: string, data?: Record<string, unknown>): Promise<void>;
@@ -21,7 +40,11 @@ export interface TaskReporter {
   resumePoint(): Promise<number>;
 }
 
-export function createReporter(deps: { db: Db; bus: EventBus }, taskId: string, attempt: number): TaskReporter {
+export function createReporter(
+  deps: { db: Db; bus: EventBus },
+  taskId: string,
+  attempt: number,
+): TaskReporter {
   const emit = async (event: NewTaskEvent, update: TaskUpdate = {}) => {
     const { cancelRequested } = await appendTaskEvent(deps, taskId, event, update);
     if (cancelRequested) throw new TaskCancelled('The task was cancelled.');
@@ -32,7 +55,14 @@ export function createReporter(deps: { db: Db; bus: EventBus }, taskId: string, 
     async progress({ current, total, message, data }) {
       const progress = total > 0 ? Math.min(1, Math.max(0, current / total)) : 0;
       await emit(
-        { type: 'progress', message: message ?? `Step ${current}/${total}`, progress, current, total, ...(data && { data }) },
+        {
+          type: 'progress',
+          message: message ?? `Step ${current}/${total}`,
+          progress,
+          current,
+          total,
+          ...(data && { data }),
+        },
         { progress },
       );
     },

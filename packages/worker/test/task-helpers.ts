@@ -9,7 +9,12 @@ import { jobRows, uniqueEmail, waitFor } from './helpers.js';
 
 export type Api = ReturnType<typeof callerFor>;
 
-export async function signupUser(deps: TestDeps) {
+export interface TestUser {
+  userId: string;
+  api: Api;
+}
+
+export async function signupUser(deps: TestDeps): Promise<TestUser> {
   const { user, tokens } = await callerFor(deps).auth.signup({
     email: uniqueEmail(),
     password: 'correct horse battery',
@@ -18,14 +23,21 @@ export async function signupUser(deps: TestDeps) {
 }
 
 /** A user who created a team organization (its ADMIN). */
-export async function orgWithAdmin(deps: TestDeps, name = 'Tasks') {
+export async function orgWithAdmin(
+  deps: TestDeps,
+  name = 'Tasks',
+): Promise<TestUser & { org: Awaited<ReturnType<Api['organizations']['create']>> }> {
   const admin = await signupUser(deps);
   const org = await admin.api.organizations.create({ name });
   return { ...admin, org };
 }
 
 /** A new user added to the organization with `role`. */
-export async function addMember(deps: TestDeps, organizationId: string, role: OrgRole = 'MEMBER') {
+export async function addMember(
+  deps: TestDeps,
+  organizationId: string,
+  role: OrgRole = 'MEMBER',
+): Promise<TestUser> {
   const member = await signupUser(deps);
   await deps.db.insert(memberships).values({ organizationId, userId: member.userId, role });
   return member;
@@ -37,7 +49,12 @@ export const taskRow = async (deps: TestDeps, taskId: string) =>
 export const storedEvents = (deps: TestDeps, taskId: string) => readTaskEvents(deps.db, taskId);
 
 /** Waits until the task reaches one of `statuses` and its terminal event is stored; returns the row. */
-export async function waitForStatus(deps: TestDeps, taskId: string, statuses: TaskStatus[], timeoutMs = 15_000) {
+export async function waitForStatus(
+  deps: TestDeps,
+  taskId: string,
+  statuses: TaskStatus[],
+  timeoutMs = 15_000,
+) {
   return waitFor(
     async () => {
       const row = await taskRow(deps, taskId);
@@ -78,7 +95,9 @@ export const runTaskJobs = (deps: TestDeps) => jobRows(deps, 'run_task');
 export async function failedAttempt(deps: TestDeps, attempt: number) {
   const [job] = await waitFor(async () => {
     const rows = await runTaskJobs(deps);
-    return rows[0]?.attempts === attempt && rows[0].locked_at === null && rows[0].last_error ? rows : undefined;
+    return rows[0]?.attempts === attempt && rows[0].locked_at === null && rows[0].last_error
+      ? rows
+      : undefined;
   }, `failed attempt ${attempt} of the run_task job`);
   return job!;
 }

@@ -15,10 +15,17 @@ afterAll(async () => {
 });
 
 it('runs example_streaming end to end', async () => {
-  const { tokens } = await callerFor(deps).auth.signup({ email: uniqueEmail(), password: 'correct horse battery' });
+  const { tokens } = await callerFor(deps).auth.signup({
+    email: uniqueEmail(),
+    password: 'correct horse battery',
+  });
   const api = callerFor(deps, tokens.accessToken);
   const org = await api.organizations.create({ name: 'Tasks' });
-  const { taskId } = await api.tasks.start({ organizationId: org.id, kind: 'example_streaming', input: { steps: 5, intervalMs: 10 } });
+  const { taskId } = await api.tasks.start({
+    organizationId: org.id,
+    kind: 'example_streaming',
+    input: { steps: 5, intervalMs: 10 },
+  });
   const stream = await api.tasks.events({ taskId });
   const got: unknown[] = [];
   for await (const e of stream as AsyncIterable<unknown>) got.push(e);

@@ -7,8 +7,10 @@ import type { Context, Session } from '../context.js';
 export async function authenticate(ctx: Context): Promise<Session> {
   if (!ctx.accessToken)
     throw unauthorized('Sign in first: send an access token as "Authorization: Bearer <token>".');
-  const claims = await ctx.accessTokens.verify(ctx.accessToken);
+  const claims = await verifiedClaims(ctx, ctx.accessToken);
   if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
+  const cached = ctx.authCache?.sessions.get(claims.sid);
+  if (cached && cached.userId === claims.sub) return cached;
   const [row] = await ctx.db
     .select({
       userId: users.id,
@@ -30,11 +32,24 @@ export async function authenticate(ctx: Context): Promise<Session> {
     .limit(1);
   if (!row) throw unauthorized('Your session has ended: sign in again.');
   if (row.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
-  return {
+  const session: Session = {
     userId: row.userId,
     sessionId: claims.sid,
     familyId: row.familyId,
     systemRole: row.systemRole,
     email: row.email,
   };
+  ctx.authCache?.sessions.set(claims.sid, session);
+  return session;
+}
+
+/** A verified token is remembered until it expires: verifying costs more than the lookup. */
+async function verifiedClaims(ctx: Context, token: string) {
+  const cache = ctx.authCache?.claims;
+  const hit = cache?.get(token);
+  const now = Date.now();
+  if (hit && hit.exp * 1000 > now) return hit;
+  const claims = await ctx.accessTokens.verify(token);
+  if (claims && cache) cache.set(token, claims, { ttl: Math.max(1, claims.exp * 1000 - now) });
+  return claims;
 }

@@ -1,6 +1,7 @@
 import { forbidden } from '@woopdi/core';
 import { memberships, type OrgRole, organizations } from '@woopdi/db';
 import { and, eq, isNull } from 'drizzle-orm';
+import { membershipKey } from '../auth-cache.js';
 import type { Context } from '../context.js';
 
 export const orgRoleRank: Record<OrgRole, number> = { MEMBER: 1, MODERATOR: 2, ADMIN: 3 };
@@ -18,6 +19,19 @@ export interface Membership {
 
 /** A user's membership in a live (not deleted) organization. */
 export async function findMembership(
+  ctx: Pick<Context, 'db' | 'authCache'>,
+  userId: string,
+  organizationId: string,
+): Promise<Membership | undefined> {
+  const key = membershipKey(userId, organizationId);
+  const cached = ctx.authCache?.memberships.get(key);
+  if (cached !== undefined) return cached || undefined;
+  const membership = await loadMembership(ctx, userId, organizationId);
+  ctx.authCache?.memberships.set(key, membership ?? false);
+  return membership;
+}
+
+async function loadMembership(
   ctx: Pick<Context, 'db'>,
   userId: string,
   organizationId: string,
@@ -52,7 +66,7 @@ export async function findMembership(
 
 /** The caller's membership of at least `min`, or FORBIDDEN. Never says whether the org exists. */
 export async function requireMembership(
-  ctx: Pick<Context, 'db'>,
+  ctx: Pick<Context, 'db' | 'authCache'>,
   userId: string,
   organizationId: string,
   min: OrgRole,

@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { cursor, email, limit, organization, password, personName, queryBoolean, systemRole, user } from '../schemas.js';
+import {
+  cursor,
+  email,
+  limit,
+  organization,
+  password,
+  personName,
+  queryBoolean,
+  systemRole,
+  user,
+} from '../schemas.js';
 import * as admin from '../services/admin.js';
 import { router, systemProcedure } from '../trpc.js';
 
@@ -15,7 +25,8 @@ export const adminRouter = router({
           path: '/admin/users',
           tags,
           summary: 'All users',
-          description: 'System admins. Search by email; filter by system role, verified, disabled; cursor pagination.',
+          description:
+            'System admins. Search by email; filter by system role, verified, disabled; cursor pagination.',
         },
       })
       .input(
@@ -64,7 +75,9 @@ export const adminRouter = router({
       })
       .input(z.object({ userId: z.uuid(), systemRole }))
       .output(user)
-      .mutation(({ ctx, input }) => admin.setSystemRole(ctx, ctx.session.userId, input.userId, input.systemRole)),
+      .mutation(({ ctx, input }) =>
+        admin.setSystemRole(ctx, ctx.session.userId, input.userId, input.systemRole),
+      ),
 
     disable: systemProcedure('superadmin')
       .meta({
@@ -82,7 +95,12 @@ export const adminRouter = router({
 
     enable: systemProcedure('superadmin')
       .meta({
-        openapi: { method: 'POST', path: '/admin/users/{userId}/enable', tags, summary: 'Enable a disabled account' },
+        openapi: {
+          method: 'POST',
+          path: '/admin/users/{userId}/enable',
+          tags,
+          summary: 'Enable a disabled account',
+        },
       })
       .input(z.object({ userId: z.uuid() }))
       .output(adminUser)
@@ -100,7 +118,9 @@ export const adminRouter = router({
           description: 'System admins. Filter by `isSolo`, search by name; cursor pagination.',
         },
       })
-      .input(z.object({ isSolo: queryBoolean.optional(), search: z.string().max(120).optional(), limit, cursor }))
+      .input(
+        z.object({ isSolo: queryBoolean.optional(), search: z.string().max(120).optional(), limit, cursor }),
+      )
       .output(z.object({ organizations: z.array(organization), nextCursor: z.string().nullable() }))
       .query(({ ctx, input }) => admin.listOrganizations(ctx, input)),
   }),

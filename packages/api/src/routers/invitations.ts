@@ -1,7 +1,13 @@
 import { z } from 'zod';
 import { email, invitation, orgRole, password, personName, token, tokens, user } from '../schemas.js';
 import * as invitations from '../services/invitations.js';
-import { optionalAuthProcedure, orgProcedure, orgResourceProcedure, publicProcedure, router } from '../trpc.js';
+import {
+  optionalAuthProcedure,
+  orgProcedure,
+  orgResourceProcedure,
+  publicProcedure,
+  router,
+} from '../trpc.js';
 
 const tags = ['invitations'];
 const byInvitation = (minRole: 'MODERATOR') =>
@@ -40,7 +46,12 @@ export const invitationsRouter = router({
 
   revoke: byInvitation('MODERATOR')
     .meta({
-      openapi: { method: 'DELETE', path: '/invitations/{invitationId}', tags, summary: 'Revoke a pending invitation' },
+      openapi: {
+        method: 'DELETE',
+        path: '/invitations/{invitationId}',
+        tags,
+        summary: 'Revoke a pending invitation',
+      },
     })
     .input(z.object({ invitationId: z.uuid() }))
     .output(invitation)
@@ -53,7 +64,8 @@ export const invitationsRouter = router({
         path: '/invitations/{invitationId}/resend',
         tags,
         summary: 'Send a pending invitation again',
-        description: 'Rotates the link (the old one stops working) and extends it by 7 days. At most once a minute (429).',
+        description:
+          'Rotates the link (the old one stops working) and extends it by 7 days. At most once a minute (429).',
       },
     })
     .input(z.object({ invitationId: z.uuid() }))

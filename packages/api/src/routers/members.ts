@@ -13,7 +13,8 @@ export const membersRouter = router({
         path: '/organization-users/{organizationId}',
         tags,
         summary: 'Members of an organization',
-        description: 'MODERATOR or ADMIN. Oldest first; pass `nextCursor` back as `cursor` for the next page.',
+        description:
+          'MODERATOR or ADMIN. Oldest first; pass `nextCursor` back as `cursor` for the next page.',
       },
     })
     .input(z.object({ organizationId: z.uuid(), limit, cursor }))

@@ -4,6 +4,7 @@ import { listAuditLog } from '../services/audit.js';
 import * as lifecycle from '../services/organization-lifecycle.js';
 import * as orgs from '../services/organizations.js';
 import { authedProcedure, orgProcedure, router } from '../trpc.js';
+import { secretsRouter } from './secrets.js';
 
 const tags = ['organizations'];
 
@@ -72,7 +73,8 @@ export const organizationsRouter = router({
         path: '/organizations/{organizationId}/transfer-ownership',
         tags,
         summary: 'Hand ownership to another ADMIN member',
-        description: 'Owner only. The new owner must already be an ADMIN member; the old owner stays an ADMIN.',
+        description:
+          'Owner only. The new owner must already be an ADMIN member; the old owner stays an ADMIN.',
       },
     })
     .input(z.object({ organizationId: z.uuid(), userId: z.uuid() }))
@@ -86,7 +88,8 @@ export const organizationsRouter = router({
         path: '/organizations/{organizationId}/leave',
         tags,
         summary: 'Leave an organization',
-        description: 'Any member but the owner (who transfers ownership first). Not for personal organizations.',
+        description:
+          'Any member but the owner (who transfers ownership first). Not for personal organizations.',
       },
     })
     .input(z.object({ organizationId: z.uuid() }))
@@ -100,10 +103,14 @@ export const organizationsRouter = router({
         path: '/organizations/{organizationId}/audit-log',
         tags,
         summary: "The organization's audit log",
-        description: 'ADMIN only. Newest first; filter by `action`; pass `nextCursor` back as `cursor` for older entries.',
+        description:
+          'ADMIN only. Newest first; filter by `action`; pass `nextCursor` back as `cursor` for older entries.',
       },
     })
     .input(z.object({ organizationId: z.uuid(), limit, cursor, action: z.string().max(100).optional() }))
     .output(z.object({ entries: z.array(auditEntry), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) => listAuditLog(ctx.db, ctx.membership.organizationId, input)),
+
+  /** organizations.secrets.set / list / delete (ADMIN). */
+  secrets: secretsRouter,
 });

@@ -57,7 +57,15 @@ export const tasksRouter = router({
         summary: "The organization's tasks, newest first",
       },
     })
-    .input(z.object({ organizationId: z.uuid(), status: taskStatus.optional(), kind: kind.optional(), limit, cursor }))
+    .input(
+      z.object({
+        organizationId: z.uuid(),
+        status: taskStatus.optional(),
+        kind: kind.optional(),
+        limit,
+        cursor,
+      }),
+    )
     .output(z.object({ tasks: z.array(task), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) => tasks.listTasks(ctx, ctx.membership, input)),
 

@@ -54,12 +54,15 @@ export const usersRouter = router({
         path: '/user/active-organization',
         tags,
         summary: 'Remember the organization you are working in',
-        description: 'Stored on the account, so every client and sign-in starts there (`lastActiveOrganizationId`).',
+        description:
+          'Stored on the account, so every client and sign-in starts there (`lastActiveOrganizationId`).',
       },
     })
     .input(z.object({ organizationId: z.uuid() }))
     .output(z.object({ lastActiveOrganizationId: z.uuid() }))
-    .mutation(({ ctx }) => users.setActiveOrganization(ctx, ctx.session.userId, ctx.membership.organizationId)),
+    .mutation(({ ctx }) =>
+      users.setActiveOrganization(ctx, ctx.session.userId, ctx.membership.organizationId),
+    ),
 
   /**
    * Live events for the signed-in user: membership.added / removed / roleChanged and

@@ -1,7 +1,7 @@
 // The system area: platform admins see every user and organization; only superadmins change roles.
-import { badRequest, conflict, hashPassword, notFound, userChannel, userEvent } from '@woopdi/core';
+import { badRequest, conflict, hashPassword, notFound, publishUserEvent } from '@woopdi/core';
 import { organizations, type SystemRole, users } from '@woopdi/db';
-import { and, asc, count, eq, gt, ilike, isNotNull, isNull, or } from 'drizzle-orm';
+import { and, asc, count, eq, ilike, isNotNull, isNull } from 'drizzle-orm';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
 import { isUniqueViolation } from './deps.js';
@@ -31,8 +31,16 @@ export async function listUsers(
       and(
         input.search ? ilike(users.email, like(input.search.toLowerCase())) : undefined,
         input.systemRole ? eq(users.systemRole, input.systemRole) : undefined,
-        input.verified === undefined ? undefined : input.verified ? isNotNull(users.emailVerifiedAt) : isNull(users.emailVerifiedAt),
-        input.disabled === undefined ? undefined : input.disabled ? isNotNull(users.disabledAt) : isNull(users.disabledAt),
+        input.verified === undefined
+          ? undefined
+          : input.verified
+            ? isNotNull(users.emailVerifiedAt)
+            : isNull(users.emailVerifiedAt),
+        input.disabled === undefined
+          ? undefined
+          : input.disabled
+            ? isNotNull(users.disabledAt)
+            : isNull(users.disabledAt),
         keysetAfter(users.createdAt, users.id, after, 'asc'),
       ),
     )
@@ -47,7 +55,12 @@ export async function listUsers(
 
 export async function listOrganizations(
   deps: ServiceDeps,
-  input: { isSolo?: boolean | undefined; search?: string | undefined; limit: number; cursor?: string | undefined },
+  input: {
+    isSolo?: boolean | undefined;
+    search?: string | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  },
 ) {
   const after = decodeCursor(input.cursor);
   const rows = await deps.db
@@ -71,7 +84,12 @@ export async function listOrganizations(
 export async function createSystemUser(
   deps: ServiceDeps,
   actorUserId: string,
-  input: { email: string; password: string; name?: string | undefined; systemRole: Exclude<SystemRole, 'user'> },
+  input: {
+    email: string;
+    password: string;
+    name?: string | undefined;
+    systemRole: Exclude<SystemRole, 'user'>;
+  },
 ) {
   const passwordHash = await hashPassword(input.password);
   try {
@@ -98,15 +116,25 @@ export async function createSystemUser(
     });
     return publicUser(user);
   } catch (error) {
-    if (isUniqueViolation(error, 'users_email_key')) throw conflict(`An account with ${input.email} already exists.`);
+    if (isUniqueViolation(error, 'users_email_key'))
+      throw conflict(`An account with ${input.email} already exists.`);
     throw error;
   }
 }
 
-export async function setSystemRole(deps: ServiceDeps, actorUserId: string, userId: string, systemRole: SystemRole) {
+export async function setSystemRole(
+  deps: ServiceDeps,
+  actorUserId: string,
+  userId: string,
+  systemRole: SystemRole,
+) {
   const user = await deps.db.transaction(async (tx) => {
     // Locks every superadmin row: two concurrent demotions cannot both pass the last-one check.
-    const supers = await tx.select({ id: users.id }).from(users).where(eq(users.systemRole, 'superadmin')).for('update');
+    const supers = await tx
+      .select({ id: users.id })
+      .from(users)
+      .where(eq(users.systemRole, 'superadmin'))
+      .for('update');
     const [target] = await tx.select().from(users).where(eq(users.id, userId)).for('update');
     if (!target) throw notFound('User');
     if (target.systemRole === 'superadmin' && systemRole !== 'superadmin' && supers.length <= 1) {
@@ -151,6 +179,6 @@ export async function setDisabled(deps: ServiceDeps, actorUserId: string, userId
     });
     return updated!;
   });
-  if (disabled) await deps.bus.publish(userChannel(userId), userEvent({ type: 'session.revoked', familyId: null }));
+  if (disabled) await publishUserEvent(deps.bus, userId, { type: 'session.revoked', familyId: null });
   return { ...publicUser(user), disabled: user.disabledAt !== null };
 }

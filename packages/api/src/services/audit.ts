@@ -1,5 +1,5 @@
 import { auditLog, type Db, type DbOrTx } from '@woopdi/db';
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import { decodeCursor, keysetAfter, page } from './pagination.js';
 
 export type AuditAction =
@@ -19,7 +19,16 @@ export type AuditAction =
   | 'admin.user_created'
   | 'admin.system_role_changed'
   | 'admin.user_disabled'
-  | 'admin.user_enabled';
+  | 'admin.user_enabled'
+  | 'billing.checkout_started'
+  | 'billing.seats_changed'
+  // Written by the worker (core's billing.ts) with the same table: webhook sync, nightly drift, delete.
+  | 'billing.subscription_synced'
+  | 'billing.subscription_reconciled'
+  | 'billing.subscription_canceled'
+  | 'asset.deleted'
+  | 'secret.set'
+  | 'secret.deleted';
 
 export interface AuditEntry {
   organizationId: string | null;

@@ -2,10 +2,9 @@ import {
   conflict,
   dummyPasswordHash,
   hashPassword,
+  publishUserEvent,
   queueEmail,
   unauthorized,
-  userChannel,
-  userEvent,
   verifyPassword,
 } from '@woopdi/core';
 import { users } from '@woopdi/db';
@@ -88,10 +87,10 @@ export async function logout(
 ) {
   if (everywhere) await revokeAllForUser(deps.db, session.userId);
   else await revokeFamily(deps.db, session.familyId);
-  await deps.bus.publish(
-    userChannel(session.userId),
-    userEvent({ type: 'session.revoked', familyId: everywhere ? null : session.familyId }),
-  );
+  await publishUserEvent(deps.bus, session.userId, {
+    type: 'session.revoked',
+    familyId: everywhere ? null : session.familyId,
+  });
   return { message: everywhere ? 'Signed out of every session.' : 'Signed out.' };
 }
 
@@ -155,7 +154,7 @@ export async function resetPassword(deps: ServiceDeps, token: string, newPasswor
     });
     return userId;
   });
-  await deps.bus.publish(userChannel(userId), userEvent({ type: 'session.revoked', familyId: null }));
+  await publishUserEvent(deps.bus, userId, { type: 'session.revoked', familyId: null });
   return {
     message: 'Your password has been reset. Every session was signed out; sign in with the new password.',
   };

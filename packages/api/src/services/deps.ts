@@ -1,4 +1,4 @@
-import type { Config, EventBus, Logger, RateLimits } from '@woopdi/core';
+import type { Config, EventBus, Logger, RateLimits, Storage, Stripe } from '@woopdi/core';
 import type { Db } from '@woopdi/db';
 import type { AccessTokens } from './access-tokens.js';
 
@@ -10,6 +10,10 @@ export interface ServiceDeps {
   accessTokens: AccessTokens;
   bus: EventBus;
   rateLimits: RateLimits;
+  /** Files: local disk or GCS (core's storage drivers). */
+  storage: Storage;
+  /** Set when STRIPE_SECRET_KEY is (billing is disabled without it). */
+  stripe?: Stripe;
 }
 
 export interface ClientInfo {

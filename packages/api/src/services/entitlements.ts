@@ -1,8 +1,8 @@
 // What an organization's plan allows right now: its plan, seats and features, with past_due
 // subscriptions keeping paid features for the grace period (BILLING_GRACE_DAYS).
 import { type Feature, type Plan, type PlanId, preconditionFailed } from '@woopdi/core';
-import { type DbOrTx, organizations, subscriptions } from '@woopdi/db';
-import { eq } from 'drizzle-orm';
+import { type DbOrTx, invitations, memberships, organizations, subscriptions } from '@woopdi/db';
+import { and, count, eq, gt } from 'drizzle-orm';
 import type { ServiceDeps } from './deps.js';
 
 export interface Entitlements {
@@ -22,21 +22,30 @@ export async function entitlementsOf(
   db: DbOrTx,
   organizationId: string,
 ): Promise<Entitlements> {
+  const free = deps.config.plans.free;
+  const freeEntitlements = (status: string | null): Entitlements => ({
+    plan: free,
+    seats: free.seats ?? 1,
+    features: free.features,
+    status,
+    inGracePeriod: false,
+  });
+  // Without Stripe nothing can be paid for: every organization is on free, whatever its rows say.
+  if (!deps.config.stripe) return freeEntitlements(null);
   const [row] = await db
     .select({ plan: organizations.plan, sub: subscriptions })
     .from(organizations)
     .leftJoin(subscriptions, eq(subscriptions.organizationId, organizations.id))
     .where(eq(organizations.id, organizationId));
-  const free = deps.config.plans.free;
   const planId = (row?.plan ?? 'free') as PlanId;
   const plan = deps.config.plans[planId] ?? free;
   const sub = row?.sub ?? null;
-  if (!sub || plan.id === 'free') {
-    return { plan: free, seats: free.seats ?? 1, features: free.features, status: sub?.status ?? null, inGracePeriod: false };
-  }
+  if (!sub || plan.id === 'free') return freeEntitlements(sub?.status ?? null);
   const graceMs = deps.config.billing.graceDays * 24 * 3600_000;
   const inGracePeriod =
-    sub.status === 'past_due' && sub.pastDueSince !== null && Date.now() - sub.pastDueSince.getTime() < graceMs;
+    sub.status === 'past_due' &&
+    sub.pastDueSince !== null &&
+    Date.now() - sub.pastDueSince.getTime() < graceMs;
   const paying = PAID_OK.has(sub.status) || inGracePeriod;
   return {
     plan,
@@ -48,15 +57,80 @@ export async function entitlementsOf(
 }
 
 /** PRECONDITION_FAILED unless the organization's plan (in good standing) includes `feature`. */
-export async function assertEntitlement(deps: Pick<ServiceDeps, 'config' | 'db'>, organizationId: string, feature: Feature) {
+export async function assertEntitlement(
+  deps: Pick<ServiceDeps, 'config' | 'db'>,
+  organizationId: string,
+  feature: Feature,
+) {
   const ent = await entitlementsOf(deps, deps.db, organizationId);
   if (ent.features.includes(feature)) return ent;
   if (ent.plan.id !== 'free' && ent.status !== null) {
     throw preconditionFailed(
-      `"${feature}" is paused: the subscription is ${ent.status}. Update the payment method in the billing portal (POST /api/organizations/{organizationId}/billing/portal).`,
+      `"${feature}" is paused: the subscription is ${ent.status} and its ${deps.config.billing.graceDays}-day grace period is over. An organization ADMIN can update the payment method in the billing portal (POST /api/organizations/${organizationId}/billing/portal).`,
     );
   }
   throw preconditionFailed(
-    `"${feature}" needs the Pro plan. An organization ADMIN can upgrade with POST /api/organizations/{organizationId}/billing/checkout.`,
+    `"${feature}" needs the Pro plan. An organization ADMIN can upgrade with POST /api/organizations/${organizationId}/billing/checkout.`,
+  );
+}
+
+/** Seats in use: members plus pending invitations that have not expired. */
+export async function seatsUsed(db: DbOrTx, organizationId: string) {
+  const [members] = await db
+    .select({ n: count() })
+    .from(memberships)
+    .where(eq(memberships.organizationId, organizationId));
+  const [pending] = await db
+    .select({ n: count() })
+    .from(invitations)
+    .where(
+      and(
+        eq(invitations.organizationId, organizationId),
+        eq(invitations.status, 'pending'),
+        gt(invitations.expiresAt, new Date()),
+      ),
+    );
+  return {
+    members: members?.n ?? 0,
+    pendingInvitations: pending?.n ?? 0,
+    total: (members?.n ?? 0) + (pending?.n ?? 0),
+  };
+}
+
+/**
+ * Takes the organization row lock that seat changes share (invitations, acceptance, the Stripe
+ * sync and seat updates), so two concurrent invitations cannot both take the last seat. Call it
+ * first in the transaction: the organization before any invitation row keeps one lock order.
+ */
+export async function lockOrganizationSeats(tx: DbOrTx, organizationId: string) {
+  await tx
+    .select({ id: organizations.id })
+    .from(organizations)
+    .where(eq(organizations.id, organizationId))
+    .for('no key update');
+}
+
+/**
+ * PRECONDITION_FAILED when one more seat would exceed the plan. `adding` is what takes the seat:
+ * a new invitation counts against members + pending invitations; accepting an invitation (whose
+ * seat was counted when it was sent) only needs the members to fit.
+ */
+export async function assertSeatAvailable(
+  deps: Pick<ServiceDeps, 'config'>,
+  tx: DbOrTx,
+  organizationId: string,
+  adding: 'invitation' | 'member',
+) {
+  const ent = await entitlementsOf(deps, tx, organizationId);
+  const used = await seatsUsed(tx, organizationId);
+  const taken = adding === 'invitation' ? used.total : used.members;
+  if (taken + 1 <= ent.seats) return;
+  const upgrade = !deps.config.stripe
+    ? 'Billing is not configured on this server, so every organization is on Free: its operator can raise PLAN_FREE_SEATS'
+    : ent.plan.id === 'free'
+      ? `An organization ADMIN can upgrade to Pro with POST /api/organizations/${organizationId}/billing/checkout`
+      : `An organization ADMIN can add seats with PUT /api/organizations/${organizationId}/billing/seats`;
+  throw preconditionFailed(
+    `The ${ent.plan.name} plan of this organization allows ${ent.seats} seats and ${taken} are taken (${used.members} members, ${used.pendingInvitations} pending invitations). ${upgrade}, or remove a member or revoke a pending invitation.`,
   );
 }

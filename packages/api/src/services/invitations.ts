@@ -5,12 +5,11 @@ import {
   forbidden,
   hashPassword,
   notFound,
+  publishUserEvent,
   queueEmail,
   randomToken,
   sha256,
   unauthorized,
-  userChannel,
-  userEvent,
 } from '@woopdi/core';
 import { type DbOrTx, invitations, memberships, type OrgRole, organizations, users } from '@woopdi/db';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
@@ -18,6 +17,7 @@ import type { Session } from '../context.js';
 import type { Membership } from '../middleware/membership.js';
 import { audit } from './audit.js';
 import type { ClientInfo, ServiceDeps } from './deps.js';
+import { assertSeatAvailable, lockOrganizationSeats } from './entitlements.js';
 import { assertCanInvite } from './member-rules.js';
 import { createSoloOrganization } from './organizations.js';
 import { publicUser } from './serialize.js';
@@ -75,12 +75,15 @@ export async function createInvitation(
   input: { email: string; role: OrgRole },
 ) {
   if (actor.isSolo) {
-    throw forbidden('Personal (solo) organizations have no other members: create a team organization to invite people.');
+    throw forbidden(
+      'Personal (solo) organizations have no other members: create a team organization to invite people.',
+    );
   }
   assertCanInvite(actor, input.role);
   await deps.rateLimits.consume('invitation', actor.organizationId);
   const token = randomToken();
   return deps.db.transaction(async (tx) => {
+    await lockOrganizationSeats(tx, actor.organizationId);
     const [member] = await tx
       .select({ id: memberships.id })
       .from(memberships)
@@ -107,6 +110,8 @@ export async function createInvitation(
         ),
       )
       .for('update');
+    // Rotating a pending invitation keeps its seat; a new one needs a free seat.
+    if (!existing) await assertSeatAvailable(deps, tx, actor.organizationId, 'invitation');
     const [row] = existing
       ? await tx.update(invitations).set(values).where(eq(invitations.id, existing.id)).returning()
       : await tx
@@ -179,18 +184,18 @@ export async function revokeInvitation(deps: ServiceDeps, actor: Membership, inv
   });
 }
 
-export async function resendInvitation(
-  deps: ServiceDeps,
-  actor: Membership,
-  invitationId: string,
-) {
+export async function resendInvitation(deps: ServiceDeps, actor: Membership, invitationId: string) {
   await deps.rateLimits.consume('invitationResend', invitationId);
   const token = randomToken();
   return deps.db.transaction(async (tx) => {
     await lockPending(tx, actor.organizationId, invitationId);
     const [row] = await tx
       .update(invitations)
-      .set({ tokenHash: sha256(token), expiresAt: new Date(Date.now() + INVITATION_TTL_MS), lastSentAt: new Date() })
+      .set({
+        tokenHash: sha256(token),
+        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+        lastSentAt: new Date(),
+      })
       .where(eq(invitations.id, invitationId))
       .returning();
     await sendInvitationEmail(deps, tx, row!, token);
@@ -205,7 +210,8 @@ export async function resendInvitation(
   });
 }
 
-const UNKNOWN_LINK = 'This invitation link is unknown, was revoked, or was already used. Ask for a new invitation.';
+const UNKNOWN_LINK =
+  'This invitation link is unknown, was revoked, or was already used. Ask for a new invitation.';
 const EXPIRED_LINK = 'This invitation has expired. Ask someone in the organization to send it again.';
 
 /** A pending, live invitation by token (locked when `tx` is a transaction); 404 or 400 otherwise. */
@@ -216,7 +222,7 @@ async function findByToken(tx: DbOrTx, token: string, lock: boolean) {
     .innerJoin(organizations, eq(organizations.id, invitations.organizationId))
     .where(and(eq(invitations.tokenHash, sha256(token)), isNull(organizations.deletedAt)));
   const [row] = lock ? await query.for('update', { of: invitations }) : await query;
-  if (!row || row.invitation.status !== 'pending') throw new AppError('NOT_FOUND', UNKNOWN_LINK);
+  if (row?.invitation.status !== 'pending') throw new AppError('NOT_FOUND', UNKNOWN_LINK);
   if (row.invitation.expiresAt <= new Date()) throw badRequest(EXPIRED_LINK, { expired: true });
   return row;
 }
@@ -227,7 +233,10 @@ export async function invitationDetails(deps: ServiceDeps, token: string) {
     .select({ name: users.name, email: users.email })
     .from(users)
     .where(eq(users.id, invitation.invitedBy));
-  const [account] = await deps.db.select({ id: users.id }).from(users).where(eq(users.email, invitation.email));
+  const [account] = await deps.db
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.email, invitation.email));
   return {
     organizationId: invitation.organizationId,
     organizationName,
@@ -248,6 +257,8 @@ export async function acceptInvitation(
   // Hashing is slow; do it before taking row locks, and only when a new account may be created.
   const passwordHash = input.password ? await hashPassword(input.password) : undefined;
   const result = await deps.db.transaction(async (tx) => {
+    // The organization's seat lock first, then the invitation row (the order createInvitation takes).
+    await lockOrganizationSeats(tx, (await findByToken(tx, input.token, false)).invitation.organizationId);
     const { invitation } = await findByToken(tx, input.token, true);
     const [existing] = await tx.select().from(users).where(eq(users.email, invitation.email));
     let user = existing;
@@ -255,21 +266,36 @@ export async function acceptInvitation(
     if (user) {
       if (!session) throw unauthorized(`Sign in as ${invitation.email} to accept this invitation.`);
       if (session.userId !== user.id) {
-        throw forbidden(`This invitation is for ${invitation.email}; sign in with that account to accept it.`);
+        throw forbidden(
+          `This invitation is for ${invitation.email}; sign in with that account to accept it.`,
+        );
       }
     } else {
       if (session) {
         throw forbidden(`This invitation is for ${invitation.email}; sign out to create that account.`);
       }
-      if (!passwordHash) throw badRequest('password: choose a password (at least 8 characters) to create your account.');
+      if (!passwordHash)
+        throw badRequest('password: choose a password (at least 8 characters) to create your account.');
       // The link reached the inbox, which verifies the address.
       [user] = await tx
         .insert(users)
-        .values({ email: invitation.email, name: input.name ?? null, passwordHash, emailVerifiedAt: new Date() })
+        .values({
+          email: invitation.email,
+          name: input.name ?? null,
+          passwordHash,
+          emailVerifiedAt: new Date(),
+        })
         .returning();
       await createSoloOrganization(tx, user!);
       tokens = await startSession(deps, tx, user!, client);
     }
+    const [alreadyMember] = await tx
+      .select({ id: memberships.id })
+      .from(memberships)
+      .where(
+        and(eq(memberships.organizationId, invitation.organizationId), eq(memberships.userId, user!.id)),
+      );
+    if (!alreadyMember) await assertSeatAvailable(deps, tx, invitation.organizationId, 'member');
     // The unique (organization, user) key makes a second membership impossible, whatever races.
     const added = await tx
       .insert(memberships)
@@ -285,15 +311,21 @@ export async function acceptInvitation(
       actorUserId: user!.id,
       action: 'invitation.accepted',
       target: { type: 'invitation', id: invitation.id },
-      metadata: { email: invitation.email, role: invitation.role, newAccount: !existing, joined: added.length > 0 },
+      metadata: {
+        email: invitation.email,
+        role: invitation.role,
+        newAccount: !existing,
+        joined: added.length > 0,
+      },
     });
     return { invitation, user: user!, tokens, joined: added.length > 0 };
   });
   if (result.joined) {
-    await deps.bus.publish(
-      userChannel(result.user.id),
-      userEvent({ type: 'membership.added', organizationId: result.invitation.organizationId, role: result.invitation.role }),
-    );
+    await publishUserEvent(deps.bus, result.user.id, {
+      type: 'membership.added',
+      organizationId: result.invitation.organizationId,
+      role: result.invitation.role,
+    });
   }
   return {
     organizationId: result.invitation.organizationId,

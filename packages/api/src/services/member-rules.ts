@@ -20,10 +20,14 @@ export function assertCanManage(actor: Membership, target: MemberTarget, op: Mem
   if (actor.userId === target.userId) {
     throw op.kind === 'updateRole'
       ? badRequest('You cannot change your own role. Ask another ADMIN.')
-      : badRequest('You cannot remove yourself: leave the organization with POST /organizations/{organizationId}/leave.');
+      : badRequest(
+          'You cannot remove yourself: leave the organization with POST /organizations/{organizationId}/leave.',
+        );
   }
   if (target.isOwner) {
-    throw forbidden('The owner cannot be demoted or removed. The owner can transfer ownership to another ADMIN first.');
+    throw forbidden(
+      'The owner cannot be demoted or removed. The owner can transfer ownership to another ADMIN first.',
+    );
   }
   if (actor.role === 'ADMIN') return;
   if (actor.role === 'MODERATOR') {

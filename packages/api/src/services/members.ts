@@ -1,6 +1,6 @@
-import { notFound, userChannel, userEvent } from '@woopdi/core';
+import { notFound, publishUserEvent } from '@woopdi/core';
 import { type DbOrTx, memberships, type OrgRole, organizations, users } from '@woopdi/db';
-import { and, asc, eq, gt, or } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
@@ -36,7 +36,11 @@ function selectMembers(db: DbOrTx) {
     .innerJoin(organizations, eq(organizations.id, memberships.organizationId));
 }
 
-export async function listMembers(deps: ServiceDeps, actor: Membership, input: { limit: number; cursor?: string }) {
+export async function listMembers(
+  deps: ServiceDeps,
+  actor: Membership,
+  input: { limit: number; cursor?: string },
+) {
   const after = decodeCursor(input.cursor);
   const rows = await selectMembers(deps.db)
     .where(
@@ -63,10 +67,14 @@ async function lockTarget(tx: DbOrTx, organizationId: string, userId: string) {
 export async function updateMemberRole(deps: ServiceDeps, actor: Membership, userId: string, role: OrgRole) {
   const { before, after } = await deps.db.transaction(async (tx) => {
     const target = await lockTarget(tx, actor.organizationId, userId);
-    assertCanManage(actor, { userId, role: target.role, isOwner: target.ownerUserId === userId }, {
-      kind: 'updateRole',
-      role,
-    });
+    assertCanManage(
+      actor,
+      { userId, role: target.role, isOwner: target.ownerUserId === userId },
+      {
+        kind: 'updateRole',
+        role,
+      },
+    );
     if (target.role === role) return { before: target, after: target };
     await tx.update(memberships).set({ role }).where(eq(memberships.id, target.membershipId));
     await audit(tx, {
@@ -79,15 +87,12 @@ export async function updateMemberRole(deps: ServiceDeps, actor: Membership, use
     return { before: target, after: { ...target, role } };
   });
   if (before.role !== after.role) {
-    await deps.bus.publish(
-      userChannel(userId),
-      userEvent({
-        type: 'membership.roleChanged',
-        organizationId: actor.organizationId,
-        role: after.role,
-        previousRole: before.role,
-      }),
-    );
+    await publishUserEvent(deps.bus, userId, {
+      type: 'membership.roleChanged',
+      organizationId: actor.organizationId,
+      role: after.role,
+      previousRole: before.role,
+    });
   }
   return publicMember(after);
 }
@@ -95,7 +100,11 @@ export async function updateMemberRole(deps: ServiceDeps, actor: Membership, use
 export async function removeMember(deps: ServiceDeps, actor: Membership, userId: string) {
   await deps.db.transaction(async (tx) => {
     const target = await lockTarget(tx, actor.organizationId, userId);
-    assertCanManage(actor, { userId, role: target.role, isOwner: target.ownerUserId === userId }, { kind: 'remove' });
+    assertCanManage(
+      actor,
+      { userId, role: target.role, isOwner: target.ownerUserId === userId },
+      { kind: 'remove' },
+    );
     await deleteMembership(tx, actor.organizationId, userId);
     await audit(tx, {
       organizationId: actor.organizationId,
@@ -123,8 +132,6 @@ export async function deleteMembership(tx: DbOrTx, organizationId: string, userI
 /** Tells each user they lost access; their org-scoped live subscriptions end on this event. */
 export async function publishRemoved(deps: ServiceDeps, organizationId: string, userIds: string[]) {
   await Promise.all(
-    userIds.map((id) =>
-      deps.bus.publish(userChannel(id), userEvent({ type: 'membership.removed', organizationId })),
-    ),
+    userIds.map((id) => publishUserEvent(deps.bus, id, { type: 'membership.removed', organizationId })),
   );
 }

@@ -1,5 +1,13 @@
 // Ownership transfer, leaving and deleting: the moves that change who is in an organization.
-import { badRequest, conflict, forbidden, notFound } from '@woopdi/core';
+import {
+  badRequest,
+  conflict,
+  enqueueJob,
+  forbidden,
+  liveSubscriptionOf,
+  notFound,
+  publishOrganizationChanged,
+} from '@woopdi/core';
 import { type DbOrTx, invitations, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
@@ -29,7 +37,9 @@ export async function transferOwnership(deps: ServiceDeps, actor: Membership, ne
     const [target] = await tx
       .select({ role: memberships.role })
       .from(memberships)
-      .where(and(eq(memberships.organizationId, org.id), eq(memberships.userId, newOwnerUserId)));
+      .where(and(eq(memberships.organizationId, org.id), eq(memberships.userId, newOwnerUserId)))
+      // Locked like a role change locks it: a concurrent demotion either waits or is seen here.
+      .for('update');
     if (!target) throw notFound('Member');
     if (target.role !== 'ADMIN') {
       throw badRequest('userId: ownership can only go to an ADMIN member. Promote them to ADMIN first.');
@@ -66,6 +76,8 @@ export async function transferOwnership(deps: ServiceDeps, actor: Membership, ne
     });
     return updated!;
   });
+  // Every instance's cached view of who owns the organization is now stale.
+  await publishOrganizationChanged(deps.bus, org.id);
   return publicOrganization(org);
 }
 
@@ -74,7 +86,9 @@ export async function leaveOrganization(deps: ServiceDeps, actor: Membership) {
   await deps.db.transaction(async (tx) => {
     const org = await lockOrganization(tx, actor.organizationId);
     if (org.ownerUserId === actor.userId) {
-      throw forbidden('The owner cannot leave. Transfer ownership to another ADMIN first, or delete the organization.');
+      throw forbidden(
+        'The owner cannot leave. Transfer ownership to another ADMIN first, or delete the organization.',
+      );
     }
     await deleteMembership(tx, actor.organizationId, actor.userId);
     await audit(tx, {
@@ -103,6 +117,10 @@ export async function deleteOrganization(deps: ServiceDeps, actor: Membership) {
       .update(invitations)
       .set({ status: 'revoked' })
       .where(and(eq(invitations.organizationId, org.id), eq(invitations.status, 'pending')));
+    // Stripe is called by a job after commit: an outage there never blocks or undoes the delete.
+    const subscriptionId = await liveSubscriptionOf(tx, org.id);
+    if (subscriptionId)
+      await enqueueJob(tx, 'stripe_cancel_subscription', { organizationId: org.id, subscriptionId });
     await audit(tx, {
       organizationId: org.id,
       actorUserId: actor.userId,
@@ -117,5 +135,6 @@ export async function deleteOrganization(deps: ServiceDeps, actor: Membership) {
     return rows.map((r) => r.userId);
   });
   await publishRemoved(deps, actor.organizationId, memberIds);
+  await publishOrganizationChanged(deps.bus, actor.organizationId);
   return { deleted: true as const };
 }

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { conflict, forbidden, notFound, userChannel, userEvent } from '@woopdi/core';
+import { conflict, forbidden, notFound, publishUserEvent } from '@woopdi/core';
 import { type DbOrTx, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
@@ -68,10 +68,11 @@ export async function createTeamOrganization(deps: ServiceDeps, userId: string, 
     });
     return created;
   });
-  await deps.bus.publish(
-    userChannel(userId),
-    userEvent({ type: 'membership.added', organizationId: org.id, role: 'ADMIN' }),
-  );
+  await publishUserEvent(deps.bus, userId, {
+    type: 'membership.added',
+    organizationId: org.id,
+    role: 'ADMIN',
+  });
   return publicOrganization(org);
 }
 

@@ -18,7 +18,8 @@ export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
     const date = new Date(at);
-    if (Number.isNaN(date.getTime()) || typeof id !== 'string' || !UUID.test(id)) throw new Error('bad cursor');
+    if (Number.isNaN(date.getTime()) || typeof id !== 'string' || !UUID.test(id))
+      throw new Error('bad cursor');
     return { at: date, id };
   } catch {
     throw badRequest('cursor: this cursor is not valid; use the nextCursor of the previous page.');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { randomToken, sha256, unauthorized } from '@woopdi/core';
+import { publishUserEvent, randomToken, sha256, unauthorized } from '@woopdi/core';
 import { type DbOrTx, type SystemRole, sessions } from '@woopdi/db';
 import { and, eq, isNull, ne } from 'drizzle-orm';
 import type { ClientInfo, ServiceDeps } from './deps.js';
@@ -63,7 +63,7 @@ export async function rotate(
   client: ClientInfo,
 ): Promise<IssuedTokens> {
   const hash = sha256(refreshToken);
-  type Outcome = { tokens?: IssuedTokens; error?: string; reuse?: string };
+  type Outcome = { tokens?: IssuedTokens; error?: string; reuse?: { familyId: string; userId: string } };
   const outcome = await deps.db.transaction(async (tx): Promise<Outcome> => {
     const [current] = await tx
       .select()
@@ -73,7 +73,7 @@ export async function rotate(
       .limit(1);
     if (!current) return { error: 'Your refresh token is not valid: sign in again.' };
     if (current.revokedAt) return { error: 'Your session has ended: sign in again.' };
-    if (current.rotatedAt) return { reuse: current.familyId };
+    if (current.rotatedAt) return { reuse: { familyId: current.familyId, userId: current.userId } };
     if (current.expiresAt <= new Date()) return { error: 'Your session has expired: sign in again.' };
     await tx.update(sessions).set({ rotatedAt: new Date() }).where(eq(sessions.id, current.id));
     const user = await tx.query.users.findFirst({ where: (u, { eq }) => eq(u.id, current.userId) });
@@ -81,8 +81,10 @@ export async function rotate(
     return { tokens: await issue(deps, tx, user, current.familyId, client) };
   });
   if (outcome.reuse !== undefined) {
-    await revokeFamily(deps.db, outcome.reuse);
-    deps.logger.warn({ familyId: outcome.reuse }, 'refresh token reuse detected; session family revoked');
+    const { familyId, userId } = outcome.reuse;
+    await revokeFamily(deps.db, familyId);
+    await publishUserEvent(deps.bus, userId, { type: 'session.revoked', familyId });
+    deps.logger.warn({ familyId }, 'refresh token reuse detected; session family revoked');
     throw unauthorized(REUSED);
   }
   if (outcome.error !== undefined) throw unauthorized(outcome.error);

@@ -79,11 +79,18 @@ async function hasFinished(deps: ServiceDeps, taskId: string) {
 }
 
 /** Ends the task stream when the member is removed from the organization or signed out. */
-function watchAccess(access: BusSubscription<UserEvent>, scope: TaskStreamScope, live: BusSubscription<TaskEvent>) {
+function watchAccess(
+  access: BusSubscription<UserEvent>,
+  scope: TaskStreamScope,
+  live: BusSubscription<TaskEvent>,
+) {
   const state = { lost: false };
   void (async () => {
     for await (const e of access) {
-      if ((e.type === 'membership.removed' && e.organizationId === scope.organizationId) || revokes(e, scope.familyId)) {
+      if (
+        (e.type === 'membership.removed' && e.organizationId === scope.organizationId) ||
+        revokes(e, scope.familyId)
+      ) {
         state.lost = true;
         live.close();
         return;

@@ -5,8 +5,8 @@ import {
   enqueueJob,
   forbidden,
   notFound,
-  taskChannel,
   type TaskKind,
+  taskChannel,
   taskKinds,
 } from '@woopdi/core';
 import { type TaskStatus, tasks } from '@woopdi/db';
@@ -14,7 +14,8 @@ import { and, desc, eq, lt, or } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { hasOrgRole } from '../middleware/membership.js';
 import type { ServiceDeps } from './deps.js';
-import { decodeCursor, page } from './pagination.js';
+import { decodeCursor, keysetAfter, page } from './pagination.js';
+import { assertCanStart } from './task-preconditions.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 
@@ -49,6 +50,7 @@ export async function startTask(
     const detail = parsed.error.issues.map((i) => `input.${i.path.join('.')}: ${i.message}`).join('; ');
     throw badRequest(detail);
   }
+  await assertCanStart(deps, actor, input.kind);
   const task = await deps.db.transaction(async (tx) => {
     const [row] = await tx
       .insert(tasks)
@@ -67,7 +69,10 @@ export async function startTask(
 
 /** The organization of a task, for the gate that resolves `taskId`. */
 export async function taskOrganization(deps: Pick<ServiceDeps, 'db'>, taskId: string) {
-  const [row] = await deps.db.select({ organizationId: tasks.organizationId }).from(tasks).where(eq(tasks.id, taskId));
+  const [row] = await deps.db
+    .select({ organizationId: tasks.organizationId })
+    .from(tasks)
+    .where(eq(tasks.id, taskId));
   return row?.organizationId;
 }
 
@@ -86,7 +91,12 @@ export const getTask = async (deps: ServiceDeps, actor: Membership, taskId: stri
 export async function listTasks(
   deps: ServiceDeps,
   actor: Membership,
-  input: { status?: TaskStatus | undefined; kind?: TaskKind | undefined; limit: number; cursor?: string | undefined },
+  input: {
+    status?: TaskStatus | undefined;
+    kind?: TaskKind | undefined;
+    limit: number;
+    cursor?: string | undefined;
+  },
 ) {
   const before = decodeCursor(input.cursor);
   const rows = await deps.db
@@ -97,7 +107,7 @@ export async function listTasks(
         eq(tasks.organizationId, actor.organizationId),
         input.status ? eq(tasks.status, input.status) : undefined,
         input.kind ? eq(tasks.kind, input.kind) : undefined,
-        before ? or(lt(tasks.createdAt, before.at), and(eq(tasks.createdAt, before.at), lt(tasks.id, before.id))) : undefined,
+        keysetAfter(tasks.createdAt, tasks.id, before, 'desc'),
       ),
     )
     .orderBy(desc(tasks.createdAt), desc(tasks.id))
@@ -126,7 +136,11 @@ export async function cancelTask(deps: ServiceDeps, actor: Membership, taskId: s
       const { event } = await appendInTransaction(
         tx,
         taskId,
-        { type: 'task_error', message: 'The task was cancelled before it started.', data: { cancelled: true } },
+        {
+          type: 'task_error',
+          message: 'The task was cancelled before it started.',
+          data: { cancelled: true },
+        },
         { status: 'cancelled', finishedAt: new Date() },
       );
       await tx.update(tasks).set({ cancelRequestedAt: new Date() }).where(eq(tasks.id, taskId));

@@ -1,10 +1,9 @@
 import {
   badRequest,
   hashPassword,
+  publishUserEvent,
   queueEmail,
   unauthorized,
-  userChannel,
-  userEvent,
   verifyPassword,
 } from '@woopdi/core';
 import { memberships, organizations, users } from '@woopdi/db';
@@ -54,10 +53,11 @@ export async function updateMe(
     return user!;
   });
   if (changes.passwordHash) {
-    await deps.bus.publish(
-      userChannel(session.userId),
-      userEvent({ type: 'session.revoked', familyId: null, exceptFamilyId: session.familyId }),
-    );
+    await publishUserEvent(deps.bus, session.userId, {
+      type: 'session.revoked',
+      familyId: null,
+      exceptFamilyId: session.familyId,
+    });
   }
   return publicUser(updated);
 }

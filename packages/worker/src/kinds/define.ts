@@ -1,6 +1,6 @@
 import type { TaskInput, TaskKind } from '@woopdi/core';
-import type { TaskContext } from '../tasks/define.js';
 import type { TaskReporter } from '../task-runtime.js';
+import type { TaskContext } from '../tasks/define.js';
 
 export interface KindResult {
   /** The task_end message. */
@@ -20,4 +20,7 @@ export interface KindDefinition<K extends TaskKind = TaskKind> {
   run: KindHandler<K>;
 }
 
-export const defineKind = <K extends TaskKind>(kind: K, run: KindHandler<K>): KindDefinition<K> => ({ kind, run });
+export const defineKind = <K extends TaskKind>(kind: K, run: KindHandler<K>): KindDefinition<K> => ({
+  kind,
+  run,
+});

@@ -1,30 +1,48 @@
-import { createHash } from 'node:crypto';
+import { storeAsset } from '@woopdi/core';
 import { invitations, memberships, tasks, users } from '@woopdi/db';
 import { asc, eq } from 'drizzle-orm';
 import { defineKind } from './define.js';
 
 /**
- * A JSON export of the organization's members, invitations and tasks, one stage each. The document
- * goes into the result (with its byte size and SHA-256) until file storage lands.
+ * A JSON export of the organization's members, invitations and tasks, one stage each, stored as an
+ * asset (source "export"); the result names the asset with its byte size and SHA-256.
  */
-export const orgExport = defineKind('org_export', async (_input, report, { db, organizationId }) => {
+export const orgExport = defineKind('org_export', async (_input, report, { db, storage, organizationId }) => {
   const sections = {
     members: () =>
       db
-        .select({ userId: users.id, email: users.email, name: users.name, role: memberships.role, joinedAt: memberships.createdAt })
+        .select({
+          userId: users.id,
+          email: users.email,
+          name: users.name,
+          role: memberships.role,
+          joinedAt: memberships.createdAt,
+        })
         .from(memberships)
         .innerJoin(users, eq(users.id, memberships.userId))
         .where(eq(memberships.organizationId, organizationId))
         .orderBy(asc(memberships.createdAt)),
     invitations: () =>
       db
-        .select({ id: invitations.id, email: invitations.email, role: invitations.role, status: invitations.status, createdAt: invitations.createdAt })
+        .select({
+          id: invitations.id,
+          email: invitations.email,
+          role: invitations.role,
+          status: invitations.status,
+          createdAt: invitations.createdAt,
+        })
         .from(invitations)
         .where(eq(invitations.organizationId, organizationId))
         .orderBy(asc(invitations.createdAt)),
     tasks: () =>
       db
-        .select({ id: tasks.id, kind: tasks.kind, status: tasks.status, createdAt: tasks.createdAt, finishedAt: tasks.finishedAt })
+        .select({
+          id: tasks.id,
+          kind: tasks.kind,
+          status: tasks.status,
+          createdAt: tasks.createdAt,
+          finishedAt: tasks.finishedAt,
+        })
         .from(tasks)
         .where(eq(tasks.organizationId, organizationId))
         .orderBy(asc(tasks.createdAt)),
@@ -40,9 +58,24 @@ export const orgExport = defineKind('org_export', async (_input, report, { db, o
     await report.stageEnd(name, `Exported ${rows.length} ${name}`, { count: rows.length });
     await report.progress({ current: i + 1, total: names.length, message: `Exported ${name}` });
   }
-  const json = JSON.stringify(document);
+  const [task] = await db
+    .select({ createdBy: tasks.createdBy })
+    .from(tasks)
+    .where(eq(tasks.id, report.taskId));
+  const asset = await storeAsset(
+    { db, storage },
+    {
+      organizationId,
+      uploadedBy: task?.createdBy ?? null,
+      filename: `export-${(document.exportedAt as string).slice(0, 10)}.json`,
+      contentType: 'application/json',
+      source: 'export',
+      meta: { taskId: report.taskId, counts },
+      body: Buffer.from(JSON.stringify(document)),
+    },
+  );
   return {
     message: 'Export ready',
-    data: { bytes: Buffer.byteLength(json), sha256: createHash('sha256').update(json).digest('hex'), counts, export: document },
+    data: { assetId: asset.id, bytes: asset.size, sha256: asset.checksum, counts },
   };
 });

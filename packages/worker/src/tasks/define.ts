@@ -1,4 +1,6 @@
 // defineTask: binds a job name from core's contract to a handler that only ever sees a valid payload.
+
+import type { TaskKind } from '@woopdi/core';
 import {
   type Config,
   type EventBus,
@@ -7,13 +9,15 @@ import {
   jobPayloads,
   type Logger,
   type MailTransport,
+  type Storage,
+  type Stripe,
 } from '@woopdi/core';
 import type { Db } from '@woopdi/db';
 import type { JobHelpers, Task } from 'graphile-worker';
-import type { TaskKind } from '@woopdi/core';
 import type { KindDefinition } from '../kinds/define.js';
 
 export type KindDefinitions = { readonly [K in TaskKind]: KindDefinition<K> };
+
 import type { z } from 'zod';
 
 /** What every task may use; built once per worker process. */
@@ -23,6 +27,10 @@ export interface TaskDeps {
   logger: Logger;
   bus: EventBus;
   mailTransport: MailTransport;
+  /** Files: where exports and generated images are stored. */
+  storage: Storage;
+  /** Set when STRIPE_SECRET_KEY is; the billing tasks need it. */
+  stripe?: Stripe;
   /** The handler of each task kind (tests may swap one). */
   kinds: KindDefinitions;
 }
@@ -38,6 +46,12 @@ export interface TaskDefinition<N extends JobName = JobName> {
   readonly name: N;
   /** The graphile-worker task for this process's dependencies. */
   createTask(deps: TaskDeps): Task;
+}
+
+/** The Stripe client, or an error that fails the job visibly (and retries it) when Stripe is not configured. */
+export function requireStripe(deps: TaskDeps): Stripe {
+  if (!deps.stripe) throw new Error('Stripe is not configured in this worker (set STRIPE_SECRET_KEY).');
+  return deps.stripe;
 }
 
 /** A job whose payload does not match core's contract. Thrown, so graphile-worker records and retries it. */

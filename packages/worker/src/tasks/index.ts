@@ -2,23 +2,32 @@
 // job name without a task a compile error), one file per task.
 import type { JobName } from '@woopdi/core';
 import type { TaskList } from 'graphile-worker';
+import { assetsCleanup } from './assets-cleanup.js';
+import { billingReconcile } from './billing-reconcile.js';
 import type { TaskDefinition, TaskDeps } from './define.js';
 import { runTask } from './run-task.js';
 import { sendEmail } from './send-email.js';
+import { stripeCancelSubscription } from './stripe-cancel-subscription.js';
+import { stripeEvent } from './stripe-event.js';
 
 export {
   defineTask,
   InvalidJobPayloadError,
+  type KindDefinitions,
+  requireStripe,
   type TaskContext,
   type TaskDefinition,
   type TaskDeps,
   type TaskHandler,
-  type KindDefinitions,
 } from './define.js';
 
 export const taskDefinitions: { readonly [N in JobName]: TaskDefinition<N> } = {
   send_email: sendEmail,
   run_task: runTask,
+  stripe_event: stripeEvent,
+  billing_reconcile: billingReconcile,
+  stripe_cancel_subscription: stripeCancelSubscription,
+  assets_cleanup: assetsCleanup,
 };
 
 /** graphile-worker's TaskList, with every task bound to `deps`. */
