@@ -1,21 +1,10 @@
 import type { IncomingMessage } from 'node:http';
-import type { Config, EventBus, Logger, RateLimits, Storage, Stripe } from '@woopdi/core';
-import type { Db, SystemRole } from '@woopdi/db';
+import type { SystemRole } from '@woopdi/db';
 import type { AuthCache } from './auth-cache.js';
-import type { AccessTokens } from './services/access-tokens.js';
+import type { ServiceDeps } from './services/deps.js';
 
 /** Long-lived things a request needs; built once per process by the server. */
-export interface ApiDeps {
-  db: Db;
-  config: Config;
-  logger: Logger;
-  accessTokens: AccessTokens;
-  bus: EventBus;
-  rateLimits: RateLimits;
-  /** Files: local disk or GCS (core's storage drivers). */
-  storage: Storage;
-  /** Set when STRIPE_SECRET_KEY is (billing is disabled without it). */
-  stripe?: Stripe;
+export interface ApiDeps extends ServiceDeps {
   /** Per-instance cache of the hot path; absent in tests that call services directly. */
   authCache?: AuthCache;
 }
@@ -29,6 +18,13 @@ export interface RequestMeta {
 export interface Context extends ApiDeps, RequestMeta {
   /** Bearer token from the Authorization header, or `token` in websocket connection params. */
   accessToken: string | null;
+  /** Who the request acts as, filled in by the gates; the request log line carries it. */
+  logFields?: LogFields;
+}
+
+export interface LogFields {
+  userId?: string;
+  organizationId?: string;
 }
 
 /** Set by the auth middleware. */
@@ -55,6 +51,7 @@ function bearer(req: IncomingMessage, params?: Record<string, string | undefined
 export function createContextFactory(deps: ApiDeps) {
   return ({ req, info }: ContextOptions): Context => ({
     ...deps,
+    logFields: ((req as { woopdiLog?: LogFields }).woopdiLog ??= {}),
     accessToken: bearer(req, info?.connectionParams),
     requestId: typeof req.id === 'string' ? req.id : String(req.id ?? ''),
     // express's req.ip honours `trust proxy`; the websocket upgrade request has only the socket.

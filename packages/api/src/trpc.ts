@@ -85,6 +85,7 @@ export const authedProcedure = t.procedure
   .meta({ access: { scope: 'authed' } })
   .use(async ({ ctx, next }) => {
     const session = await authenticate(ctx);
+    if (ctx.logFields) ctx.logFields.userId = session.userId;
     return next({ ctx: { ...ctx, session } });
   });
 
@@ -112,6 +113,7 @@ export const orgProcedure = (minRole: OrgRole) =>
     .input(z.object({ organizationId: z.uuid() }))
     .use(async ({ ctx, input, next }) => {
       const membership = await requireMembership(ctx, ctx.session.userId, input.organizationId, minRole);
+      if (ctx.logFields) ctx.logFields.organizationId = membership.organizationId;
       return next({ ctx: { ...ctx, membership } });
     });
 
@@ -141,6 +143,7 @@ export const orgResourceProcedure = <K extends string>(
           forbidden(`This needs the ${minRole} role in the organization; yours is ${membership.role}.`),
         );
       }
+      if (ctx.logFields) ctx.logFields.organizationId = organizationId;
       return next({ ctx: { ...ctx, membership } });
     });
 

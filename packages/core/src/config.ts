@@ -141,6 +141,7 @@ const envSchema = z.object({
   RATE_LIMIT_INVITATIONS: rateRule('RATE_LIMIT_INVITATIONS'),
   CORS_ORIGINS: optionalString,
   WOOPDI_MIGRATIONS_DIR: optionalString,
+  METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5_000),
   WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(1_000).default(30_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
@@ -189,6 +190,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Where the SQL migrations are (default: the repository's drizzle/); the image sets it. */
   migrationsDir: string | undefined;
+  /** A worker process serves /metrics on this port when set (the api serves it on PORT). */
+  metricsPort: number | undefined;
   /** Every worker process must use the same values: a short deadAfterMs would rob live workers. */
   workerLiveness: { heartbeatMs: number; deadAfterMs: number };
 }
@@ -343,6 +346,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     migrationsDir: e.WOOPDI_MIGRATIONS_DIR,
+    metricsPort: e.METRICS_PORT,
     workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
   };
 }

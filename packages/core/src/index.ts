@@ -7,6 +7,7 @@ export * from './events.js';
 export * from './jobs.js';
 export * from './logger.js';
 export * from './mail/index.js';
+export * from './metrics.js';
 export * from './plans.js';
 export * from './rate-limit.js';
 export * from './secrets.js';

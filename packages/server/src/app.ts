@@ -12,6 +12,7 @@ import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
 import { assetUploadRoute } from './assets-upload.js';
 import { docsRouter } from './docs.js';
 import { retryAfterHeaders } from './errors.js';
+import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
 import { storageRoutes } from './storage-routes.js';
 import { stripeWebhookRouter } from './stripe-webhook.js';
 import { taskEventsSse } from './task-sse.js';
@@ -56,8 +57,11 @@ export function createApp(options: AppOptions): Express {
         }),
         res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
       },
+      // The gates fill these in: every request line says who it acted as, and in which org.
+      customProps: (req) => ({ ...(req as { woopdiLog?: object }).woopdiLog }),
     }),
   );
+  app.use(recordHttpMetrics);
   app.use(helmet());
   app.use(
     cors({
@@ -70,6 +74,7 @@ export function createApp(options: AppOptions): Express {
   );
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
+  app.get('/metrics', metricsRoute);
   app.get('/readyz', async (_req, res) => {
     let timer: NodeJS.Timeout | undefined;
     try {

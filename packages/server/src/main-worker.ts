@@ -1,5 +1,6 @@
 // Service mode: one worker process (run any number). It never migrates: run `pnpm db:migrate` first.
-import { ConfigError, loadConfig } from '@woopdi/core';
+import { createServer } from 'node:http';
+import { ConfigError, loadConfig, registry } from '@woopdi/core';
 import { startWorker } from '@woopdi/worker';
 import { loadEnvFile } from './env-file.js';
 import { createRuntime } from './runtime.js';
@@ -26,9 +27,20 @@ try {
     { mail: config.sendgrid ? 'sendgrid' : 'outbox', bus: runtime.bus.kind },
     `Woopdi worker running (mail: ${config.sendgrid ? 'SendGrid' : 'outbox log'}, events: ${runtime.bus.kind})`,
   );
+  // Job metrics for Prometheus, when asked for: a worker serves no other HTTP.
+  const metricsServer =
+    config.metricsPort === undefined
+      ? undefined
+      : createServer((req, res) => {
+          if (req.url !== '/metrics') return void res.writeHead(404).end();
+          void registry
+            .metrics()
+            .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
+        }).listen(config.metricsPort);
   let stopping = false;
   onShutdownSignal(runtime.logger, async () => {
     stopping = true;
+    metricsServer?.close();
     await worker.stop();
     await runtime.close();
   });

@@ -6,7 +6,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ApiDeps, createContextFactory, openTaskStream } from '@woopdi/api';
-import { isTerminalEvent, type TaskEvent } from '@woopdi/core';
+import { isTerminalEvent, metrics, type TaskEvent } from '@woopdi/core';
 import { type WebSocket, WebSocketServer } from 'ws';
 import {
   alreadySent,
@@ -152,6 +152,8 @@ export function createTaskSockets(deps: ApiDeps, options: { pingMs?: number } = 
         return;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
+        metrics.websocketConnections.inc();
+        ws.once('close', () => metrics.websocketConnections.dec());
         controllers.set(ws, controller);
         alive.add(ws);
         ws.on('pong', () => alive.add(ws));

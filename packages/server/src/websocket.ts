@@ -2,6 +2,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { type ApiDeps, appRouter, createContextFactory } from '@woopdi/api';
+import { metrics } from '@woopdi/core';
 import { WebSocketServer } from 'ws';
 import { createTaskSockets, TASK_WS_PATH } from './task-ws.js';
 
@@ -28,6 +29,10 @@ export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGatewa
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
   });
   const taskSockets = createTaskSockets(deps);
+  wss.on('connection', (ws) => {
+    metrics.websocketConnections.inc();
+    ws.once('close', () => metrics.websocketConnections.dec());
+  });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const task = TASK_WS_PATH.exec(path);

@@ -4,6 +4,7 @@ import { appRouter, createAccessTokens, createCallerFactory } from '@woopdi/api'
 import { createEventBus, createLogger, createRateLimits, loadConfig } from '@woopdi/core';
 import { createDb, migrate } from '@woopdi/db';
 import { createRuntime, startApiServer } from '@woopdi/server';
+import { startWorker } from '@woopdi/worker';
 import postgres from 'postgres';
 
 const adminUrl = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -25,6 +26,19 @@ const config = loadConfig({
 const logger = createLogger({ level: 'warn' });
 const runtime = createRuntime(config, databaseUrl, logger);
 const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+// The fan-out benchmark needs tasks to run: a worker in this process when asked for.
+const worker =
+  process.env.BENCH_WORKER === '1'
+    ? await startWorker({
+        databaseUrl,
+        db: runtime.dbHandle.db,
+        config,
+        logger,
+        bus: runtime.bus,
+        storage: runtime.storage,
+        pollInterval: 100,
+      })
+    : undefined;
 
 // Seed through the services (no HTTP), then hand the client its coordinates.
 const handle = createDb(databaseUrl, { max: 2 });
@@ -58,6 +72,7 @@ process.stdout.write(
 );
 
 process.on('SIGTERM', async () => {
+  await worker?.stop();
   await api.stop();
   await runtime.close();
   await admin.unsafe(`drop database if exists "${name}" with (force)`);

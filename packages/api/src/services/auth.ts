@@ -21,7 +21,7 @@ const GENERIC_RESEND =
   'If an account with this email exists and is not verified yet, a new verification link has been sent.';
 const GENERIC_RESET = 'If an account with this email exists, a password reset link has been sent.';
 
-const link = (deps: ServiceDeps, path: string, token: string) =>
+const linkUrl = (deps: ServiceDeps, path: string, token: string) =>
   `${deps.config.webClientUrl}${path}?token=${encodeURIComponent(token)}`;
 
 export async function signup(
@@ -42,7 +42,7 @@ export async function signup(
       await queueEmail(tx, {
         to: user!.email,
         template: 'verify_email',
-        payload: { name: user!.name, url: link(deps, '/confirm-email', token) },
+        payload: { name: user!.name, url: linkUrl(deps, '/confirm-email', token) },
       });
       const tokens = await startSession(deps, tx, user!, client);
       return { user: publicUser(user!), tokens };
@@ -106,32 +106,48 @@ export async function verifyEmail(deps: ServiceDeps, token: string) {
   });
 }
 
-export async function resendVerification(deps: ServiceDeps, email: string, client: ClientInfo) {
+/**
+ * Emails a single-use link (verification or reset) to an account that qualifies, and answers the
+ * same either way, so the endpoint does not reveal which emails have accounts.
+ */
+async function emailLinkTo(
+  deps: ServiceDeps,
+  email: string,
+  client: ClientInfo,
+  link: {
+    purpose: 'verify_email' | 'reset_password';
+    path: string;
+    eligible: (u: typeof users.$inferSelect) => boolean;
+  },
+) {
   await deps.rateLimits.consume('passwordReset', client.ip ?? 'unknown');
   await deps.db.transaction(async (tx) => {
     const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
-    if (!user || user.emailVerifiedAt || user.disabledAt) return;
-    const token = await issueOneTimeToken(tx, user.id, 'verify_email');
+    if (!user || user.disabledAt || !link.eligible(user)) return;
+    const token = await issueOneTimeToken(tx, user.id, link.purpose);
     await queueEmail(tx, {
       to: user.email,
-      template: 'verify_email',
-      payload: { name: user.name, url: link(deps, '/confirm-email', token) },
+      template: link.purpose,
+      payload: { name: user.name, url: linkUrl(deps, link.path, token) },
     });
+  });
+}
+
+export async function resendVerification(deps: ServiceDeps, email: string, client: ClientInfo) {
+  const path = '/confirm-email';
+  await emailLinkTo(deps, email, client, {
+    purpose: 'verify_email',
+    path,
+    eligible: (u) => !u.emailVerifiedAt,
   });
   return { message: GENERIC_RESEND };
 }
 
 export async function requestPasswordReset(deps: ServiceDeps, email: string, client: ClientInfo) {
-  await deps.rateLimits.consume('passwordReset', client.ip ?? 'unknown');
-  await deps.db.transaction(async (tx) => {
-    const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
-    if (!user || user.disabledAt) return;
-    const token = await issueOneTimeToken(tx, user.id, 'reset_password');
-    await queueEmail(tx, {
-      to: user.email,
-      template: 'reset_password',
-      payload: { name: user.name, url: link(deps, '/reset-password', token) },
-    });
+  await emailLinkTo(deps, email, client, {
+    purpose: 'reset_password',
+    path: '/reset-password',
+    eligible: () => true,
   });
   return { message: GENERIC_RESET };
 }

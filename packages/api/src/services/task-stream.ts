@@ -2,6 +2,7 @@ import {
   type BusSubscription,
   forbidden,
   isTerminalEvent,
+  metrics,
   readTaskEvents,
   revokes,
   type TaskEvent,
@@ -52,6 +53,7 @@ export async function openTaskEvents(
       // Already past the terminal event (an EventSource reconnecting after the end): nothing will come.
       if (finished) return;
       for await (const event of live) {
+        metrics.busLag.observe(Math.max(0, Date.now() - Date.parse(event.at)) / 1000);
         if (event.seq <= sent) {
           // A lastEventId beyond the task's real last event must not wait forever.
           if (isTerminalEvent(event.type)) return;

@@ -9,6 +9,7 @@ import {
   jobPayloads,
   type Logger,
   type MailTransport,
+  metrics,
   type Storage,
   type Stripe,
 } from '@woopdi/core';
@@ -89,7 +90,15 @@ export function defineTask<N extends JobName>(name: N, handler: TaskHandler<N>):
           jobId: helpers.job.id,
           attempt: helpers.job.attempts,
         });
-        await handler(parsed.data, { ...deps, logger, helpers });
+        const started = performance.now();
+        let outcome = 'failure';
+        try {
+          await handler(parsed.data, { ...deps, logger, helpers });
+          outcome = 'success';
+        } finally {
+          metrics.jobs.inc({ task: name, outcome });
+          metrics.jobDuration.observe({ task: name, outcome }, (performance.now() - started) / 1000);
+        }
       };
     },
   };

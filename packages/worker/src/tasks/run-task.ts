@@ -4,6 +4,7 @@
 import {
   appendInTransaction,
   appendTaskEvent,
+  metrics,
   type NewTaskEvent,
   type TaskKind,
   type TaskUpdate,
@@ -21,18 +22,25 @@ const finished = ['succeeded', 'failed', 'cancelled'];
 export const runTask = defineTask('run_task', async ({ taskId }, ctx) => {
   const deps = { db: ctx.db, bus: ctx.bus };
   const { attempts: attempt, max_attempts: maxAttempts } = ctx.helpers.job;
-  const finish = (
+  // For the metrics of the final status; set once the task row is read.
+  const seen = { kind: 'unknown', startedAt: Date.now() };
+  const finish = async (
     type: 'task_end' | 'task_error',
     message: string,
     update: Parameters<typeof appendTaskEvent>[3],
     data?: Record<string, unknown>,
-  ) =>
-    appendTaskEvent(
+  ) => {
+    const out = await appendTaskEvent(
       deps,
       taskId,
       { type, message, ...(data && { data }) },
       { finishedAt: new Date(), ...update },
     );
+    const outcome = update?.status ?? 'unknown';
+    metrics.tasks.inc({ kind: seen.kind, outcome });
+    metrics.taskDuration.observe({ kind: seen.kind, outcome }, (Date.now() - seen.startedAt) / 1000);
+    return out;
+  };
 
   // The task is read, and this attempt's first event written, under the task row's lock: a cancel
   // that ends a queued task commits either before (seen here) or after (it then finds the task
@@ -40,6 +48,8 @@ export const runTask = defineTask('run_task', async ({ taskId }, ctx) => {
   const begun = await ctx.db.transaction(async (tx) => {
     const [task] = await tx.select().from(tasks).where(eq(tasks.id, taskId)).for('update');
     if (!task || finished.includes(task.status)) return undefined;
+    seen.kind = task.kind;
+    seen.startedAt = (task.startedAt ?? new Date()).getTime();
     const append = (event: NewTaskEvent, update: TaskUpdate) =>
       appendInTransaction(tx, taskId, event, update);
     if (task.cancelRequestedAt) {
