@@ -49,13 +49,18 @@ function bearer(req: IncomingMessage, params?: Record<string, string | undefined
 }
 
 export function createContextFactory(deps: ApiDeps) {
-  return ({ req, info }: ContextOptions): Context => ({
-    ...deps,
-    logFields: ((req as { woopdiLog?: LogFields }).woopdiLog ??= {}),
-    accessToken: bearer(req, info?.connectionParams),
-    requestId: typeof req.id === 'string' ? req.id : String(req.id ?? ''),
-    // express's req.ip honours `trust proxy`; the websocket upgrade request has only the socket.
-    ip: (req as { ip?: string }).ip ?? req.socket?.remoteAddress ?? null,
-    userAgent: req.headers['user-agent']?.slice(0, 500) ?? null,
-  });
+  return ({ req, info }: ContextOptions): Context => {
+    // Shared with the request log line (pino-http reads req.woopdiLog when the response ends).
+    const carrier = req as { woopdiLog?: LogFields };
+    carrier.woopdiLog ??= {};
+    return {
+      ...deps,
+      logFields: carrier.woopdiLog,
+      accessToken: bearer(req, info?.connectionParams),
+      requestId: typeof req.id === 'string' ? req.id : String(req.id ?? ''),
+      // express's req.ip honours `trust proxy`; the websocket upgrade request has only the socket.
+      ip: (req as { ip?: string }).ip ?? req.socket?.remoteAddress ?? null,
+      userAgent: req.headers['user-agent']?.slice(0, 500) ?? null,
+    };
+  };
 }
