@@ -12,20 +12,10 @@ import {
   requireMembership,
   uploadStream,
 } from '@woopdi/api';
-import { AppError, type AppErrorCode, badRequest } from '@woopdi/core';
+import { AppError, badRequest } from '@woopdi/core';
 import busboy from 'busboy';
 import type { Request, RequestHandler } from 'express';
-
-const statusOf: Record<AppErrorCode, number> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PRECONDITION_FAILED: 412,
-  PAYLOAD_TOO_LARGE: 413,
-  TOO_MANY_REQUESTS: 429,
-};
+import { httpStatusOf } from './errors.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Room for the multipart boundaries and part headers around the file. */
@@ -120,7 +110,7 @@ export function assetUploadRoute(deps: ApiDeps): RequestHandler {
         });
         return;
       }
-      res.status(statusOf[appError.code] ?? 400).json({ code: appError.code, message: appError.message });
+      res.status(httpStatusOf[appError.code] ?? 400).json({ code: appError.code, message: appError.message });
     }
   };
 }

@@ -1,5 +1,6 @@
 import type { TRPCError } from '@trpc/server';
 import { appErrorOf } from '@woopdi/api';
+import type { AppErrorCode } from '@woopdi/core';
 
 /** Adds Retry-After to 429 answers, on tRPC and REST alike. */
 export function retryAfterHeaders(errors: readonly TRPCError[]): Record<string, string> | undefined {
@@ -10,4 +11,31 @@ export function retryAfterHeaders(errors: readonly TRPCError[]): Record<string, 
     }
   }
   return undefined;
+}
+
+/** HTTP status of each error code, as on the REST API (DESIGN §5). */
+export const httpStatusOf: Record<AppErrorCode, number> = {
+  BAD_REQUEST: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PRECONDITION_FAILED: 412,
+  PAYLOAD_TOO_LARGE: 413,
+  TOO_MANY_REQUESTS: 429,
+};
+
+export interface ErrorResponse {
+  status: number;
+  body: { code: string; message: string };
+}
+
+/** Status and JSON body for a core AppError (routes outside tRPC); undefined for anything else. */
+export function errorResponseOf(error: unknown): ErrorResponse | undefined {
+  const appError = appErrorOf(error);
+  if (!appError) return undefined;
+  return {
+    status: httpStatusOf[appError.code] ?? 400,
+    body: { code: appError.code, message: appError.message },
+  };
 }

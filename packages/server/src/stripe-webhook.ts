@@ -2,9 +2,9 @@
 // and handed to the stripe_event job. Stripe retries anything but a 2xx, so a duplicate answers 200.
 import { type ApiDeps, appErrorOf, receiveStripeEvent, verifyStripeWebhook } from '@woopdi/api';
 import express, { type ErrorRequestHandler, Router } from 'express';
+import { httpStatusOf } from './errors.js';
 
 const LIMIT = '256kb';
-const statusOf: Record<string, number> = { BAD_REQUEST: 400, PRECONDITION_FAILED: 412 };
 
 export function stripeWebhookRouter(deps: ApiDeps): Router {
   const router = Router();
@@ -19,7 +19,9 @@ export function stripeWebhookRouter(deps: ApiDeps): Router {
         const appError = appErrorOf(error);
         if (!appError) throw error;
         req.log?.warn({ reason: appError.message }, 'Stripe webhook refused');
-        res.status(statusOf[appError.code] ?? 400).json({ code: appError.code, message: appError.message });
+        res
+          .status(httpStatusOf[appError.code] ?? 400)
+          .json({ code: appError.code, message: appError.message });
         return;
       }
       const { duplicate } = await receiveStripeEvent(deps, event);

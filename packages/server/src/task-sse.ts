@@ -3,33 +3,14 @@
 // as the tasks.events subscription: every event after Last-Event-ID exactly once, in order, then the
 // response ends after task_end / task_error.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ApiDeps, appErrorOf, type Context, createContextFactory, openTaskStream } from '@woopdi/api';
+import { type ApiDeps, type Context, createContextFactory, openTaskStream } from '@woopdi/api';
 import { isTerminalEvent, type TaskEvent } from '@woopdi/core';
 import type { RequestHandler } from 'express';
+import { type ErrorResponse, errorResponseOf } from './errors.js';
 
-/** HTTP status of each error code, as on the REST API. */
-const STATUS: Record<string, number> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  FORBIDDEN: 403,
-  NOT_FOUND: 404,
-  CONFLICT: 409,
-  PRECONDITION_FAILED: 412,
-  PAYLOAD_TOO_LARGE: 413,
-  TOO_MANY_REQUESTS: 429,
-};
-
-export interface StreamError {
-  status: number;
-  body: { code: string; message: string };
-}
-
+export type StreamError = ErrorResponse;
 /** The status and JSON body for an error raised before streaming; undefined for an unexpected error. */
-export function streamErrorOf(error: unknown): StreamError | undefined {
-  const appError = appErrorOf(error);
-  if (!appError) return undefined;
-  return { status: STATUS[appError.code] ?? 400, body: { code: appError.code, message: appError.message } };
-}
+export const streamErrorOf = errorResponseOf;
 
 export class StreamRequestError extends Error {
   constructor(readonly error: StreamError) {

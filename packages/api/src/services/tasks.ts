@@ -10,7 +10,7 @@ import {
   taskKinds,
 } from '@woopdi/core';
 import { type TaskStatus, tasks } from '@woopdi/db';
-import { and, desc, eq, lt, or } from 'drizzle-orm';
+import { and, desc, eq } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { hasOrgRole } from '../middleware/membership.js';
 import type { ServiceDeps } from './deps.js';
