@@ -34,6 +34,8 @@ export interface WoopdiClientOptions {
   subscriptions?: 'ws' | 'sse';
   /** Websocket URL, when it differs from `url` with ws(s):// and /trpc. */
   wsUrl?: string;
+  /** Called when the active organization changes (sign-in restores the account's last one). */
+  onActiveOrganizationChange?: (organizationId: string | null) => void;
 }
 
 export interface WoopdiClient {
@@ -58,6 +60,13 @@ export interface WoopdiClient {
    * `for await (const event of tasks.events(taskId))`. Every event exactly once, in order.
    */
   tasks: WoopdiTasks;
+  /**
+   * The organization the user is working in: restored from the account on login/signup (so every
+   * device starts where the user left off), `null` when none was chosen yet.
+   */
+  activeOrganizationId(): string | null;
+  /** Switches the active organization and remembers it on the account (the caller must be a member). */
+  setActiveOrganization(organizationId: string): Promise<void>;
   /** Closes the websocket connections. The client must not be used afterwards. */
   close(): Promise<void>;
 }
@@ -123,17 +132,25 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
   });
 
   let closed = false;
+  let activeOrganization: string | null = null;
+  const setActive = (id: string | null) => {
+    if (id === activeOrganization) return;
+    activeOrganization = id;
+    options.onActiveOrganizationChange?.(id);
+  };
   return {
     api,
     tasks: createTasks(api, () => closed),
     async login(email, password) {
       const result = await api.auth.login.mutate({ email, password });
       session.set(result.tokens);
+      setActive(result.user.lastActiveOrganizationId);
       return result;
     },
     async signup(input) {
       const result = await api.auth.signup.mutate(input);
       session.set(result.tokens);
+      setActive(result.user.lastActiveOrganizationId);
       return result;
     },
     async logout(opts = {}) {
@@ -145,7 +162,13 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
         if (!isUnauthorized(error)) throw error;
       } finally {
         session.set(null);
+        setActive(null);
       }
+    },
+    activeOrganizationId: () => activeOrganization,
+    async setActiveOrganization(organizationId) {
+      const { lastActiveOrganizationId } = await api.users.setActiveOrganization.mutate({ organizationId });
+      setActive(lastActiveOrganizationId);
     },
     setTokens: (tokens) => session.set(tokens),
     getTokens: () => session.get(),
