@@ -1,17 +1,11 @@
 import { unauthorized } from '@woopdi/core';
-import { sessions, users } from '@woopdi/db';
-import { and, eq, gt, isNull } from 'drizzle-orm';
+import { type Db, sessions, users } from '@woopdi/db';
+import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Context, Session } from '../context.js';
+import { prepared } from '../prepared.js';
 
-/** Verifies the access token and that its session is live and its user enabled: one query. */
-export async function authenticate(ctx: Context): Promise<Session> {
-  if (!ctx.accessToken)
-    throw unauthorized('Sign in first: send an access token as "Authorization: Bearer <token>".');
-  const claims = await verifiedClaims(ctx, ctx.accessToken);
-  if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
-  const cached = ctx.authCache?.sessions.get(claims.sid);
-  if (cached && cached.userId === claims.sub) return cached;
-  const [row] = await ctx.db
+const liveSession = (db: Db) =>
+  db
     .select({
       userId: users.id,
       email: users.email,
@@ -23,13 +17,27 @@ export async function authenticate(ctx: Context): Promise<Session> {
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(
       and(
-        eq(sessions.id, claims.sid),
-        eq(sessions.userId, claims.sub),
+        eq(sessions.id, sql.placeholder('sid')),
+        eq(sessions.userId, sql.placeholder('sub')),
         isNull(sessions.revokedAt),
-        gt(sessions.expiresAt, new Date()),
+        gt(sessions.expiresAt, sql`now()`),
       ),
     )
-    .limit(1);
+    .limit(1)
+    .prepare('live_session');
+
+/** Verifies the access token and that its session is live and its user enabled: one query. */
+export async function authenticate(ctx: Context): Promise<Session> {
+  if (!ctx.accessToken)
+    throw unauthorized('Sign in first: send an access token as "Authorization: Bearer <token>".');
+  const claims = await verifiedClaims(ctx, ctx.accessToken);
+  if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
+  const cached = ctx.authCache?.sessions.get(claims.sid);
+  if (cached && cached.userId === claims.sub) return cached;
+  const [row] = await prepared(ctx.db, 'live_session', liveSession).execute({
+    sid: claims.sid,
+    sub: claims.sub,
+  });
   if (!row) throw unauthorized('Your session has ended: sign in again.');
   if (row.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
   const session: Session = {

@@ -1,8 +1,9 @@
 import { forbidden } from '@woopdi/core';
-import { memberships, type OrgRole, organizations } from '@woopdi/db';
-import { and, eq, isNull } from 'drizzle-orm';
+import { type Db, memberships, type OrgRole, organizations } from '@woopdi/db';
+import { and, eq, isNull, sql } from 'drizzle-orm';
 import { membershipKey } from '../auth-cache.js';
 import type { Context } from '../context.js';
+import { prepared } from '../prepared.js';
 
 export const orgRoleRank: Record<OrgRole, number> = { MEMBER: 1, MODERATOR: 2, ADMIN: 3 };
 
@@ -31,12 +32,8 @@ export async function findMembership(
   return membership;
 }
 
-async function loadMembership(
-  ctx: Pick<Context, 'db'>,
-  userId: string,
-  organizationId: string,
-): Promise<Membership | undefined> {
-  const [row] = await ctx.db
+const liveMembership = (db: Db) =>
+  db
     .select({
       membershipId: memberships.id,
       role: memberships.role,
@@ -47,12 +44,20 @@ async function loadMembership(
     .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
     .where(
       and(
-        eq(memberships.organizationId, organizationId),
-        eq(memberships.userId, userId),
+        eq(memberships.organizationId, sql.placeholder('organizationId')),
+        eq(memberships.userId, sql.placeholder('userId')),
         isNull(organizations.deletedAt),
       ),
     )
-    .limit(1);
+    .limit(1)
+    .prepare('live_membership');
+
+async function loadMembership(
+  ctx: Pick<Context, 'db'>,
+  userId: string,
+  organizationId: string,
+): Promise<Membership | undefined> {
+  const [row] = await prepared(ctx.db, 'live_membership', liveMembership).execute({ organizationId, userId });
   if (!row) return undefined;
   return {
     membershipId: row.membershipId,

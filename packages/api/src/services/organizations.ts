@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { conflict, forbidden, notFound, publishUserEvent } from '@woopdi/core';
-import { type DbOrTx, memberships, organizations, users } from '@woopdi/db';
-import { and, count, eq, isNull } from 'drizzle-orm';
+import { type Db, type DbOrTx, memberships, organizations, users } from '@woopdi/db';
+import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
+import { prepared } from '../prepared.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
 import { publicOrganization } from './serialize.js';
@@ -84,8 +85,18 @@ export async function loadLive(db: DbOrTx, organizationId: string) {
   return org;
 }
 
+const liveOrganization = (db: Db) =>
+  db
+    .select()
+    .from(organizations)
+    .where(and(eq(organizations.id, sql.placeholder('id')), isNull(organizations.deletedAt)))
+    .prepare('live_organization');
+
 export async function getOrganization(deps: ServiceDeps, actor: Membership) {
-  const org = await loadLive(deps.db, actor.organizationId);
+  const [org] = await prepared(deps.db, 'live_organization', liveOrganization).execute({
+    id: actor.organizationId,
+  });
+  if (!org) throw notFound('Organization');
   return { ...publicOrganization(org), role: actor.role, isOwner: actor.isOwner };
 }
 
