@@ -5,9 +5,9 @@ import type { Db } from '@woopdi/db';
 const cache = new WeakMap<Db, Map<string, unknown>>();
 
 export function prepared<T>(db: Db, name: string, build: (db: Db) => T): T {
-  let byName = cache.get(db);
-  if (!byName) cache.set(db, (byName = new Map()));
-  let query = byName.get(name) as T | undefined;
-  if (!query) byName.set(name, (query = build(db)));
+  const byName = cache.get(db) ?? new Map<string, unknown>();
+  cache.set(db, byName);
+  const query = (byName.get(name) as T | undefined) ?? build(db);
+  byName.set(name, query);
   return query;
 }
