@@ -1,5 +1,7 @@
 // The real server on a free port against a fresh database, and SDK clients pointed at it.
+
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
+import { createMemoryBus } from '@woopdi/core';
 import { type ApiServer, createRuntime, type Runtime, startApiServer } from '@woopdi/server';
 import { EventSource } from 'eventsource';
 import WebSocket from 'ws';
@@ -22,8 +24,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
-  const deps = await createTestDeps(env);
+/** `bus: 'memory'` swaps in the in-process bus (otherwise Redis when the test run has it). */
+export async function startServer(
+  env: Record<string, string> = {},
+  options: { bus?: 'memory' } = {},
+): Promise<TestServer> {
+  const base = await createTestDeps(env);
+  const deps: TestDeps = options.bus === 'memory' ? { ...base, bus: createMemoryBus() } : base;
   const runtime = createRuntime(deps.config, deps.databaseUrl, deps.logger, deps.bus);
   const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
   return {

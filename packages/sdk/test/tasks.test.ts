@@ -3,33 +3,26 @@
 // cancellation. Every test runs on the in-process bus and, when the test run has Redis, the Redis bus.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
-import { createMemoryBus } from '@woopdi/core';
-import { createRuntime, startApiServer } from '@woopdi/server';
 import { startWorker, type WorkerHandle } from '@woopdi/worker';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { TaskEvent, WoopdiClient } from '../src/index.js';
-import { closeClients, harness, PASSWORD, sleep, type TestServer, uniqueEmail, within } from './helpers.js';
+import {
+  closeClients,
+  harness,
+  PASSWORD,
+  sleep,
+  startServer as startServerWith,
+  type TestServer,
+  uniqueEmail,
+  within,
+} from './helpers.js';
 
 const buses = inject('testRedisUrl') ? (['memory', 'redis'] as const) : (['memory'] as const);
 
 async function startServer(bus: 'memory' | 'redis'): Promise<TestServer> {
-  const base = await createTestDeps();
-  const deps: TestDeps = bus === 'memory' ? { ...base, bus: createMemoryBus() } : base;
-  expect(deps.bus.kind).toBe(bus);
-  const runtime = createRuntime(deps.config, deps.databaseUrl, deps.logger, deps.bus);
-  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
-  return {
-    url: api.url,
-    deps,
-    runtime,
-    api,
-    async close() {
-      await api.stop();
-      await runtime.close();
-      await deps.close();
-    },
-  };
+  const server = await startServerWith({}, bus === 'memory' ? { bus: 'memory' } : {});
+  expect(server.deps.bus.kind).toBe(bus);
+  return server;
 }
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);

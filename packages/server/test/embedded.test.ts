@@ -2,11 +2,11 @@
 // directory is initialised, migrated and seeded; a second start reuses it; SIGTERM stops everything.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from './helpers.js';
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
@@ -48,14 +48,6 @@ function startEmbedded(dataDir: string, port: number): Started {
     child.on('exit', (code, signal) => child.on('close', () => resolve({ code, signal })));
   });
   return { child, output: () => output, exited };
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 /** Milliseconds from now until /readyz answers 200; throws after `timeoutMs` or if the process exits. */

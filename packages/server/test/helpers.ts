@@ -1,4 +1,5 @@
 // Starts the real API server on a free port against a fresh test database.
+import { createServer } from 'node:net';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import type { Storage, Stripe } from '@woopdi/core';
 import { type ApiServer, createRuntime, type Runtime, startApiServer } from '../src/index.js';
@@ -83,4 +84,13 @@ export function leaksOf(text: string): string[] {
   if (/"stack"\s*:/.test(text)) problems.push('has a "stack" field');
   if (/\/work\/|node_modules|\.ts:\d+|\.js:\d+|\bat\s+\S+\s+\(/.test(text)) problems.push('mentions a path');
   return problems;
+}
+
+/** A TCP port nothing listens on right now (for spawned processes that need PORT up front). */
+export async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const { port } = probe.address() as { port: number };
+  await new Promise((resolve) => probe.close(resolve));
+  return port;
 }

@@ -10,6 +10,7 @@ import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import { redisTestUrl } from '@woopdi/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { freePort } from './helpers.js';
 
 // The SDK (a package that depends on this one, so not a dependency of it) is loaded from its source
 // at run time; the specifier is not a literal, so the type checker does not pull it into this
@@ -109,14 +110,6 @@ async function exitWithin(p: Proc, ms: number) {
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createNetServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

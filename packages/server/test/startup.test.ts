@@ -1,9 +1,9 @@
 // The api entry point as a real process: refusing a bad environment, and stopping gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createTestDeps } from '@woopdi/api/testing';
 import { describe, expect, it } from 'vitest';
+import { freePort } from './helpers.js';
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
 
@@ -72,14 +72,6 @@ async function exitWithin(started: ReturnType<typeof startApi>, ms: number): Pro
   } finally {
     clearTimeout(timer);
   }
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
 }
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
