@@ -3,7 +3,7 @@
 // and is reused across starts; only the first start runs initdb.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { arch, platform } from 'node:os';
@@ -163,6 +163,24 @@ async function clearStaleServer(dataDir: string, log: (m: string) => void): Prom
   );
 }
 
+/**
+ * Adds the "others may traverse" bit (o+x, never read or write) to `path` and each directory above
+ * it that lacks it, so the postgres user can reach what lies below.
+ */
+async function grantTraverse(path: string, logger?: EmbeddedPostgresLogger): Promise<void> {
+  for (let dir = resolve(path); ; dir = dirname(dir)) {
+    const mode = await stat(dir).then(
+      (s) => s.mode,
+      () => undefined,
+    );
+    if (mode !== undefined && (mode & 0o001) === 0) {
+      await chmod(dir, (mode & 0o7777) | 0o001);
+      logger?.debug(`granted o+x on ${dir} so the postgres user can reach the embedded server`);
+    }
+    if (dirname(dir) === dir) return;
+  }
+}
+
 /** As root the server runs as the OS user `postgres`, which must be able to reach the data directory. */
 async function assertReachableByPostgresUser(dir: string): Promise<void> {
   for (let d = dirname(dir); ; d = dirname(d)) {
@@ -271,7 +289,13 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     onError: onLog,
   };
 
-  if (root) await assertReachableByPostgresUser(dataDir);
+  if (root) {
+    // The server runs as the OS user postgres, which must be able to reach its own binaries and the
+    // data directory: a checkout inside a private (0700) folder, as `mktemp -d` makes, would not be.
+    await grantTraverse(dirname(postgresBin), logger);
+    await grantTraverse(dirname(dataDir), logger);
+    await assertReachableByPostgresUser(dataDir);
+  }
   await mkdir(dirname(dataDir), { recursive: true });
 
   let initialised = false;
