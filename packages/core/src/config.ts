@@ -58,6 +58,10 @@ const defaultContentTypes = [
   'application/octet-stream',
 ];
 
+const concurrencyMessage =
+  'give the number of jobs one worker process runs at once, a whole number from 1 to 1000 (default 16)';
+const bufferedMessage = 'give a whole number of bytes, at least 1024 (default 1048576: 1 MiB)';
+
 const envSchema = z.object({
   IS_PROD: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -144,6 +148,17 @@ const envSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5_000),
   WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(1_000).default(30_000),
+  WORKER_CONCURRENCY: z.coerce
+    .number({ error: concurrencyMessage })
+    .int({ error: concurrencyMessage })
+    .min(1, { error: concurrencyMessage })
+    .max(1000, { error: concurrencyMessage })
+    .default(16),
+  STREAM_MAX_BUFFERED_BYTES: z.coerce
+    .number({ error: bufferedMessage })
+    .int({ error: bufferedMessage })
+    .min(1024, { error: bufferedMessage })
+    .default(1024 * 1024),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
@@ -194,6 +209,13 @@ export interface Config {
   metricsPort: number | undefined;
   /** Every worker process must use the same values: a short deadAfterMs would rob live workers. */
   workerLiveness: { heartbeatMs: number; deadAfterMs: number };
+  /** Jobs one worker process runs at once (graphile-worker concurrency); sized for I/O-bound kinds. */
+  workerConcurrency: number;
+  /**
+   * Bytes a task event stream may have queued for one client before the client is dropped as too
+   * slow (it reconnects and resumes by last event id) instead of buffering without limit.
+   */
+  streamMaxBufferedBytes: number;
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the fix. */
@@ -348,5 +370,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     migrationsDir: e.WOOPDI_MIGRATIONS_DIR,
     metricsPort: e.METRICS_PORT,
     workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
+    workerConcurrency: e.WORKER_CONCURRENCY,
+    streamMaxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
   };
 }

@@ -44,6 +44,27 @@ export const metrics = {
     buckets: [0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 1800],
     registers: [registry],
   }),
+  busPublishFailures: new Counter({
+    name: 'woopdi_event_bus_publish_failures_total',
+    help: 'Task events stored but not published on the bus (followers catch up from Postgres)',
+    registers: [registry],
+  }),
+  taskStreamSubscriptions: new Gauge({
+    name: 'woopdi_task_stream_subscriptions',
+    help: 'Bus subscriptions held for followed tasks: one per task per process, shared by its followers',
+    registers: [registry],
+  }),
+  taskStreamFollowers: new Gauge({
+    name: 'woopdi_task_stream_followers',
+    help: 'Open task event streams (plain websocket, SSE and tRPC subscriptions)',
+    registers: [registry],
+  }),
+  slowStreamDrops: new Counter({
+    name: 'woopdi_task_stream_slow_drops_total',
+    help: 'Task event streams dropped because the client read too slowly (it resumes by last event id)',
+    labelNames: ['transport'] as const,
+    registers: [registry],
+  }),
   busLag: new Histogram({
     name: 'woopdi_event_bus_lag_seconds',
     help: 'Time from a task event being written to a subscriber receiving it from the bus',

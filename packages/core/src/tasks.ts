@@ -6,7 +6,8 @@ export const taskKinds = {
   example_streaming: {
     input: z.object({
       steps: z.number().int().min(1).max(600).default(10),
-      intervalMs: z.number().int().min(10).max(5000).default(1000),
+      // 0: as fast as the events can be written (benchmarks, tests).
+      intervalMs: z.number().int().min(0).max(5000).default(1000),
     }),
     maxAttempts: 3,
     summary: 'The demo: N steps, one progress event each.',

@@ -39,9 +39,13 @@ export interface WorkerOptions {
   mailTransport?: MailTransport;
   /** Overrides the Stripe client built from the config (tests point one at a local fake). */
   stripe?: Stripe;
-  /** Jobs run at once by this process; default 5. */
+  /** Jobs run at once by this process; default config.workerConcurrency (WORKER_CONCURRENCY, 16). */
   concurrency?: number;
-  /** Milliseconds between polls for jobs that became due (retries, run_at); default graphile's 2000. */
+  /**
+   * Milliseconds between polls for jobs that became due (retries, run_at); default graphile's 2000.
+   * New jobs do not wait for it: graphile-worker LISTENs for `jobs:insert` and an idle worker takes
+   * the job at once.
+   */
   pollInterval?: number;
   /** Replaces the handlers of some task kinds (tests inject failing or slow ones). */
   kinds?: Partial<KindDefinitions>;
@@ -90,10 +94,14 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     { task: 'assets_cleanup', match: '0 * * * *' },
   ];
   if (stripe) cronItems.push({ task: 'billing_reconcile', match: '0 3 * * *' });
+  const concurrency = options.concurrency ?? options.config.workerConcurrency;
   const runner = await run({
     events,
     connectionString: options.databaseUrl,
-    concurrency: options.concurrency ?? 5,
+    concurrency,
+    // One connection per running job (getJob, completeJob), plus the LISTEN client and cron: with
+    // fewer, jobs queue for a connection before they start.
+    maxPoolSize: concurrency + 2,
     pollInterval: options.pollInterval, // graphile ignores undefined options (default 2000 ms)
     noHandleSignals: true,
     logger: createGraphileLogger(logger),

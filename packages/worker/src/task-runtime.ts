@@ -1,9 +1,11 @@
-// The helper every task kind reports through (DESIGN §6): each call appends one event — next seq,
-// stored in task_events with the task row's new state, published on task:{taskId} — and tells the
-// kind when the task was cancelled, so it stops within one step.
+// The helper every task kind reports through (DESIGN §6): each call appends one event — one SQL
+// statement: next seq, stored in task_events with the task row's new state — then publishes it on
+// task:{taskId} without waiting for the bus, and tells the kind when the task was cancelled (or has
+// already ended), so it stops within one step.
 import {
   appendTaskEvent,
   type EventBus,
+  type Logger,
   type NewTaskEvent,
   readTaskEvents,
   type TaskUpdate,
@@ -41,11 +43,14 @@ export interface TaskReporter {
 }
 
 export function createReporter(
-  deps: { db: Db; bus: EventBus },
+  deps: { db: Db; bus: EventBus; logger?: Logger },
   taskId: string,
   attempt: number,
+  /** True when this attempt began the task (task_start): there is no earlier progress to resume. */
+  fresh = false,
 ): TaskReporter {
   const emit = async (event: NewTaskEvent, update: TaskUpdate = {}) => {
+    // TaskAlreadyFinished (the task ended elsewhere) propagates: the runner stops without a word.
     const { cancelRequested } = await appendTaskEvent(deps, taskId, event, update);
     if (cancelRequested) throw new TaskCancelled('The task was cancelled.');
   };
@@ -72,6 +77,7 @@ export function createReporter(
       emit({ type: 'stage_end', message: message ?? `Completed: ${stage}`, data: { stage, ...data } }),
     update: (message, data) => emit({ type: 'update', message, ...(data && { data }) }),
     async resumePoint() {
+      if (fresh) return 0;
       const events = await readTaskEvents(deps.db, taskId);
       const last = events.filter((e) => e.type === 'progress').at(-1);
       return last?.current ?? 0;

@@ -371,7 +371,7 @@ describe('tasks.start', () => {
       expect(error).toMatchObject({ code: 'BAD_REQUEST' });
       expect((error as Error).message).toContain('input.steps');
     }
-    await expect(api.tasks.start(streaming(org.id, 5, 5))).rejects.toMatchObject({
+    await expect(api.tasks.start(streaming(org.id, 5, 5001))).rejects.toMatchObject({
       code: 'BAD_REQUEST',
       message: expect.stringContaining('input.intervalMs'),
     });

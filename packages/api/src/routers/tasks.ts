@@ -22,7 +22,7 @@ export const tasksRouter = router({
         path: '/organizations/{organizationId}/tasks',
         tags,
         summary: 'Start a long-running task',
-        description: `Validates \`input\` against the kind's schema, then queues the task. Follow it live with the \`tasks.events\` subscription, \`GET /tasks/{taskId}/events\` (SSE) or \`/tasks/{taskId}/ws\` (websocket). Kinds: ${kindsDescription} example_streaming input: { steps: 1..600, intervalMs: 10..5000 }.`,
+        description: `Validates \`input\` against the kind's schema, then queues the task. Follow it live with the \`tasks.events\` subscription, \`GET /tasks/{taskId}/events\` (SSE) or \`/tasks/{taskId}/ws\` (websocket). Kinds: ${kindsDescription} example_streaming input: { steps: 1..600, intervalMs: 0..5000 }.`,
       },
     })
     .input(

@@ -1,12 +1,12 @@
 import {
-  appendInTransaction,
+  appendEvent,
   badRequest,
   conflict,
-  enqueueJob,
   forbidden,
   notFound,
+  publishTaskEvent,
+  sqlOf,
   type TaskKind,
-  taskChannel,
   taskKinds,
 } from '@woopdi/core';
 import { type TaskStatus, tasks } from '@woopdi/db';
@@ -38,7 +38,11 @@ export const publicTask = (t: TaskRow) => ({
 const terminal: TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminalStatus = (s: TaskStatus) => terminal.includes(s);
 
-/** Validates the input against the kind's schema, then creates the task and its job in one transaction. */
+/**
+ * Validates the input against the kind's schema, then creates the task and its job in one
+ * statement (one round trip, prepared): the job exists if and only if the task row does, and
+ * graphile-worker's NOTIFY at commit wakes an idle worker at once.
+ */
 export async function startTask(
   deps: ServiceDeps,
   actor: Membership,
@@ -51,20 +55,20 @@ export async function startTask(
     throw badRequest(detail);
   }
   await assertCanStart(deps, actor, input.kind);
-  const task = await deps.db.transaction(async (tx) => {
-    const [row] = await tx
-      .insert(tasks)
-      .values({
-        organizationId: actor.organizationId,
-        createdBy: actor.userId,
-        kind: input.kind,
-        input: parsed.data as Record<string, unknown>,
-      })
-      .returning();
-    await enqueueJob(tx, 'run_task', { taskId: row!.id }, { maxAttempts: kind.maxAttempts });
-    return row!;
-  });
-  return { taskId: task.id, status: task.status };
+  // The run_task payload is { taskId } (core's jobPayloads.run_task), built here from the new id.
+  const [task] = await sqlOf(deps.db)<{ id: string; status: TaskStatus }[]>`
+    with task as (
+      insert into tasks (organization_id, created_by, kind, input)
+      values (${actor.organizationId}::uuid, ${actor.userId}::uuid, ${input.kind}::text, ${JSON.stringify(parsed.data)}::jsonb)
+      returning id, status
+    )
+    select id, status, graphile_worker.add_job(
+      identifier => 'run_task',
+      payload => json_build_object('taskId', id),
+      max_attempts => ${kind.maxAttempts}::int
+    ) is not null as queued
+    from task`;
+  return { taskId: task!.id, status: task!.status };
 }
 
 /** The organization of a task, for the gate that resolves `taskId`. */
@@ -133,7 +137,7 @@ export async function cancelTask(deps: ServiceDeps, actor: Membership, taskId: s
     }
     if (isTerminalStatus(row.status)) throw conflict(`This task already ${row.status}.`);
     if (row.status === 'queued') {
-      const { event } = await appendInTransaction(
+      const { event } = await appendEvent(
         tx,
         taskId,
         {
@@ -149,6 +153,6 @@ export async function cancelTask(deps: ServiceDeps, actor: Membership, taskId: s
     await tx.update(tasks).set({ cancelRequestedAt: new Date() }).where(eq(tasks.id, taskId));
     return { event: undefined };
   });
-  if (outcome.event) await deps.bus.publish(taskChannel(taskId), outcome.event);
+  if (outcome.event) publishTaskEvent(deps.bus, outcome.event, deps.logger);
   return getTask(deps, actor, taskId);
 }

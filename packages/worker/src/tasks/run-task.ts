@@ -1,100 +1,70 @@
 // run_task: runs one row of `tasks` through its kind's handler, reporting every transition as an
 // event. A thrown error is retried with graphile-worker's backoff; the last attempt ends the task
-// `failed` with task_error — never a silent success.
+// `failed` with task_error — never a silent success. Between graphile-worker handing over the job
+// and the first event there is one SQL statement (beginAttempt); each later event is one more
+// (appendEvent), published on the bus without waiting for it.
 import {
-  appendInTransaction,
   appendTaskEvent,
+  beginAttempt,
   metrics,
-  type NewTaskEvent,
+  publishTaskEvent,
+  TaskAlreadyFinished,
   type TaskKind,
   type TaskUpdate,
-  taskChannel,
   taskKinds,
 } from '@woopdi/core';
-import { tasks } from '@woopdi/db';
-import { eq } from 'drizzle-orm';
 import type { KindDefinition } from '../kinds/define.js';
 import { createReporter, TaskCancelled, TaskFailed } from '../task-runtime.js';
 import { defineTask } from './define.js';
 
-const finished = ['succeeded', 'failed', 'cancelled'];
-
 export const runTask = defineTask('run_task', async ({ taskId }, ctx) => {
-  const deps = { db: ctx.db, bus: ctx.bus };
+  const deps = { db: ctx.db, bus: ctx.bus, logger: ctx.logger };
   const { attempts: attempt, max_attempts: maxAttempts } = ctx.helpers.job;
-  // For the metrics of the final status; set once the task row is read.
-  const seen = { kind: 'unknown', startedAt: Date.now() };
+  const begun = await beginAttempt(ctx.db, taskId, attempt, maxAttempts);
+  if (!begun) return; // gone, or already finished (a cancelled queued task): nothing to run
+  publishTaskEvent(ctx.bus, begun.event, ctx.logger);
+  const kind = begun.kind as TaskKind;
+  const outcome = (status: string) => {
+    metrics.tasks.inc({ kind, outcome: status });
+    metrics.taskDuration.observe({ kind, outcome: status }, (Date.now() - begun.startedAtMs) / 1000);
+  };
+  if (begun.event.type === 'task_error') return void outcome('cancelled');
+
+  /** The terminal event. Refused (TaskAlreadyFinished) when something else ended the task first. */
   const finish = async (
     type: 'task_end' | 'task_error',
     message: string,
-    update: Parameters<typeof appendTaskEvent>[3],
+    update: TaskUpdate & { status: 'succeeded' | 'failed' | 'cancelled' },
     data?: Record<string, unknown>,
   ) => {
-    const out = await appendTaskEvent(
+    await appendTaskEvent(
       deps,
       taskId,
       { type, message, ...(data && { data }) },
       { finishedAt: new Date(), ...update },
     );
-    const outcome = update?.status ?? 'unknown';
-    metrics.tasks.inc({ kind: seen.kind, outcome });
-    metrics.taskDuration.observe({ kind: seen.kind, outcome }, (Date.now() - seen.startedAt) / 1000);
-    return out;
+    outcome(update.status);
   };
 
-  // The task is read, and this attempt's first event written, under the task row's lock: a cancel
-  // that ends a queued task commits either before (seen here) or after (it then finds the task
-  // running and only flags it) — never between a read of `queued` and the write of task_start.
-  const begun = await ctx.db.transaction(async (tx) => {
-    const [task] = await tx.select().from(tasks).where(eq(tasks.id, taskId)).for('update');
-    if (!task || finished.includes(task.status)) return undefined;
-    seen.kind = task.kind;
-    seen.startedAt = (task.startedAt ?? new Date()).getTime();
-    const append = (event: NewTaskEvent, update: TaskUpdate) =>
-      appendInTransaction(tx, taskId, event, update);
-    if (task.cancelRequestedAt) {
-      const cancelled = {
-        type: 'task_error',
-        message: 'The task was cancelled.',
-        data: { cancelled: true },
-      } as const;
-      return { event: (await append(cancelled, { status: 'cancelled', finishedAt: new Date() })).event };
-    }
-    const kind = task.kind as TaskKind;
-    const definition = ctx.kinds[kind] as KindDefinition | undefined;
-    const parsed = taskKinds[kind]?.input.safeParse(task.input);
-    if (!definition || !parsed?.success) {
-      const invalid = {
-        type: 'task_error',
-        message: `Unknown task kind or invalid input for "${task.kind}".`,
-      } as const;
-      return {
-        event: (await append(invalid, { status: 'failed', error: 'invalid task', finishedAt: new Date() }))
-          .event,
-      };
-    }
-    const { event } =
-      task.status === 'queued'
-        ? await append(
-            { type: 'task_start', message: `Starting ${kind}` },
-            { status: 'running', startedAt: new Date(), attempts: attempt },
-          )
-        : await append(
-            { type: 'update', message: `Attempt ${attempt} of ${maxAttempts}: resuming`, data: { attempt } },
-            { attempts: attempt },
-          );
-    return { event, run: { definition, input: parsed.data, organizationId: task.organizationId } };
-  });
-  if (!begun) return;
-  await ctx.bus.publish(taskChannel(taskId), begun.event);
-  if (!begun.run) return;
-  const { definition, input, organizationId } = begun.run;
+  const definition = ctx.kinds[kind] as KindDefinition | undefined;
+  const parsed = taskKinds[kind]?.input.safeParse(begun.input);
+  if (!definition || !parsed?.success) {
+    await finish('task_error', `Unknown task kind or invalid input for "${begun.kind}".`, {
+      status: 'failed',
+      error: 'invalid task',
+    }).catch(ignoreFinished);
+    return;
+  }
 
   try {
-    const result = await definition.run(input as never, createReporter(deps, taskId, attempt), {
-      ...ctx,
-      organizationId,
-    });
+    const result = await definition.run(
+      parsed.data as never,
+      createReporter(deps, taskId, attempt, begun.event.type === 'task_start'),
+      {
+        ...ctx,
+        organizationId: begun.organizationId,
+      },
+    );
     await finish(
       'task_end',
       result.message,
@@ -102,13 +72,22 @@ export const runTask = defineTask('run_task', async ({ taskId }, ctx) => {
       result.data,
     );
   } catch (error) {
+    // The task already ended (its terminal event is stored): nothing to add, nothing to retry.
+    if (error instanceof TaskAlreadyFinished) return;
     if (error instanceof TaskCancelled) {
-      await finish('task_error', 'The task was cancelled.', { status: 'cancelled' }, { cancelled: true });
+      await finish(
+        'task_error',
+        'The task was cancelled.',
+        { status: 'cancelled' },
+        { cancelled: true },
+      ).catch(ignoreFinished);
       return;
     }
     const message = error instanceof Error ? error.message : String(error);
     if (error instanceof TaskFailed) {
-      await finish('task_error', message, { status: 'failed', error: message }, { attempts: attempt });
+      await finish('task_error', message, { status: 'failed', error: message }, { attempts: attempt }).catch(
+        ignoreFinished,
+      );
       return;
     }
     if (attempt >= maxAttempts) {
@@ -118,14 +97,25 @@ export const runTask = defineTask('run_task', async ({ taskId }, ctx) => {
         `Task failed with error: ${message}`,
         { status: 'failed', error: message },
         { attempts: attempt },
-      );
+      ).catch(ignoreFinished);
       return;
     }
-    await appendTaskEvent(deps, taskId, {
-      type: 'update',
-      message: `Attempt ${attempt} of ${maxAttempts} failed: ${message}. Retrying.`,
-      data: { attempt, error: message },
-    });
+    try {
+      await appendTaskEvent(deps, taskId, {
+        type: 'update',
+        message: `Attempt ${attempt} of ${maxAttempts} failed: ${message}. Retrying.`,
+        data: { attempt, error: message },
+      });
+    } catch (appendError) {
+      // Ended meanwhile: a retry would only be refused.
+      if (appendError instanceof TaskAlreadyFinished) return;
+      throw appendError;
+    }
     throw error;
   }
 });
+
+/** A terminal append refused because the task had already ended is the outcome we wanted anyway. */
+function ignoreFinished(error: unknown): void {
+  if (!(error instanceof TaskAlreadyFinished)) throw error;
+}
