@@ -20,5 +20,17 @@ export { type AccessTokens, createAccessTokens } from './services/access-tokens.
 export { getAsset, uploadStream } from './services/assets.js';
 export { BILLING_DISABLED, receiveStripeEvent, verifyStripeWebhook } from './services/billing.js';
 export type { ServiceDeps } from './services/deps.js';
-export { openTaskStream } from './streams.js';
+export {
+  authorizeTaskStream,
+  type FanoutStats,
+  type FeedEntry,
+  type Follow,
+  type FollowEnd,
+  type FollowerSink,
+  getTaskFanout,
+  openTaskStream,
+  type PendingFollow,
+  type TaskFanout,
+  type TaskStreamScope,
+} from './streams.js';
 export { createCallerFactory } from './trpc.js';

@@ -1,10 +1,19 @@
 // Plain Server-Sent Events for a task's live events: `GET /tasks/{taskId}/events`, for clients that
-// are not tRPC (curl -N, a browser's EventSource, any language). The same gates and the same stream
-// as the tasks.events subscription: every event after Last-Event-ID exactly once, in order, then the
-// response ends after task_end / task_error.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type ApiDeps, type Context, createContextFactory, openTaskStream } from '@woopdi/api';
-import { isTerminalEvent, type TaskEvent } from '@woopdi/core';
+// are not tRPC (curl -N, a browser's EventSource, any language). The same gates and the same shared
+// fan-out as the tasks.events subscription: every event after Last-Event-ID exactly once, in order
+// (frame `id: <seq>`, `event: <type>`, `data: <event JSON>`), then the response ends after
+// task_end / task_error.
+import type { IncomingMessage } from 'node:http';
+import {
+  type ApiDeps,
+  authorizeTaskStream,
+  type Context,
+  createContextFactory,
+  type Follow,
+  getTaskFanout,
+  type PendingFollow,
+} from '@woopdi/api';
+import { metrics } from '@woopdi/core';
 import type { RequestHandler } from 'express';
 import { type ErrorResponse, errorResponseOf } from './errors.js';
 
@@ -45,66 +54,44 @@ export function streamRequest(
   return { ctx, lastEventId: raw === '' ? 0 : Number(raw) };
 }
 
-/** One SSE frame: the seq is the event id (what EventSource sends back as Last-Event-ID). */
-export const sseFrame = (event: TaskEvent) =>
-  `id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-
-/** Writes, waiting for the socket to drain when its buffer is full; false once the client is gone. */
-async function write(res: ServerResponse, chunk: string): Promise<boolean> {
-  if (res.destroyed || res.writableEnded) return false;
-  if (res.write(chunk)) return true;
-  return new Promise<boolean>((resolve) => {
-    const done = (ok: boolean) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-  });
-}
-
-/** True when the task has finished and the client has already seen its last event. */
-export async function alreadySent(ctx: Context, taskId: string, lastEventId: number): Promise<boolean> {
-  if (lastEventId === 0) return false;
-  const task = await ctx.db.query.tasks.findFirst({
-    where: (t, { eq }) => eq(t.id, taskId),
-    columns: { status: true, lastSeq: true },
-  });
-  return !!task && task.status !== 'queued' && task.status !== 'running' && lastEventId >= task.lastSeq;
-}
-
 export interface TaskEventsSseOptions {
   /** A comment line is sent this often so proxies and clients keep the idle connection; default 15 s. */
   heartbeatMs?: number;
+  /** Bytes queued for one response before it is dropped as too slow; default config.streamMaxBufferedBytes. */
+  maxBufferedBytes?: number;
 }
+
+const HEARTBEAT = Buffer.from(': heartbeat\n\n');
 
 /**
  * `GET /tasks/:taskId/events`. Errors before streaming answer JSON with the REST status (401 without
  * a valid token, 404 for a task the caller cannot see, 400 for a bad Last-Event-ID); a reconnect
  * after the terminal event answers 204 (EventSource then stops reconnecting). While streaming, an
  * error (the caller lost access) is sent as an `event: error` frame before the response ends.
+ *
+ * Each response is a follower of the process's shared fan-out: the SSE frame of an event is built
+ * once and written to every response following the task. A client that reads too slowly (more than
+ * STREAM_MAX_BUFFERED_BYTES queued for it) is cut off; its EventSource reconnects with
+ * Last-Event-ID and resumes.
  */
 export function taskEventsSse(deps: ApiDeps, options: TaskEventsSseOptions = {}): RequestHandler {
   const createContext = createContextFactory(deps);
+  const fanout = getTaskFanout(deps);
   const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const maxBufferedBytes = options.maxBufferedBytes ?? deps.config.streamMaxBufferedBytes;
 
   return async (req, res, next) => {
     const taskId = String(req.params.taskId ?? '');
-    const controller = new AbortController();
-    // The client went away (or the response ended): the bus subscriptions close with the signal.
-    res.once('close', () => controller.abort());
+    let gone = false;
+    res.once('close', () => {
+      gone = true;
+    });
 
-    let stream: AsyncGenerator<TaskEvent>;
-    let finished: boolean;
+    let pending: PendingFollow;
     try {
       const { ctx, lastEventId } = streamRequest(createContext, req);
-      stream = await openTaskStream(ctx, taskId, lastEventId, controller.signal);
-      finished = await alreadySent(ctx, taskId, lastEventId);
+      pending = await fanout.open(await authorizeTaskStream(ctx, taskId), lastEventId);
     } catch (error) {
-      controller.abort();
       const known = error instanceof StreamRequestError ? error.error : streamErrorOf(error);
       if (!known) {
         next(error);
@@ -113,48 +100,57 @@ export function taskEventsSse(deps: ApiDeps, options: TaskEventsSseOptions = {})
       if (!res.headersSent) res.status(known.status).json(known.body);
       return;
     }
-
-    const iterator = stream[Symbol.asyncIterator]();
-    let heartbeat: NodeJS.Timeout | undefined;
-    try {
-      if (finished) {
-        // The client already has the terminal event: 204 tells an EventSource to stop reconnecting.
-        res.status(204).end();
-        return;
-      }
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        // nginx and similar proxies would otherwise buffer the stream.
-        'x-accel-buffering': 'no',
-      });
-      res.flushHeaders();
-      heartbeat = setInterval(() => void write(res, ': heartbeat\n\n'), heartbeatMs);
-      heartbeat.unref();
-      if (!(await write(res, 'retry: 2000\n\n'))) return;
-      for (let result = await iterator.next(); !result.done; result = await iterator.next()) {
-        const event = result.value;
-        if (!(await write(res, sseFrame(event)))) return;
-        if (isTerminalEvent(event.type)) return;
-      }
-    } catch (error) {
-      const known = streamErrorOf(error);
-      if (!known) req.log?.error({ err: error, taskId }, 'task event stream failed');
-      const body = known?.body ?? {
-        code: 'INTERNAL_SERVER_ERROR',
-        message: 'The event stream failed on our side; reconnect with Last-Event-ID to resume.',
-      };
-      if (!res.headersSent) {
-        res.status(known?.status ?? 500).json(body);
-        return;
-      }
-      await write(res, `event: error\ndata: ${JSON.stringify(body)}\n\n`);
-    } finally {
-      clearInterval(heartbeat);
-      controller.abort();
-      await iterator.return?.(undefined).catch(() => undefined);
-      if (res.headersSent && !res.writableEnded) res.end();
+    if (gone) {
+      pending.cancel();
+      return;
     }
+    if (pending.complete) {
+      // The client already has the terminal event: 204 tells an EventSource to stop reconnecting.
+      pending.cancel();
+      res.status(204).end();
+      return;
+    }
+
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      // nginx and similar proxies would otherwise buffer the stream.
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 2000\n\n');
+    const heartbeat = setInterval(() => {
+      if (!res.writableEnded) res.write(HEARTBEAT);
+    }, heartbeatMs);
+    heartbeat.unref();
+    let follow: Follow | undefined;
+    let dropped = false;
+    const done = () => {
+      clearInterval(heartbeat);
+      follow?.close();
+      pending.cancel();
+    };
+    res.once('close', done);
+    follow = pending.attach({
+      deliver(entry) {
+        if (dropped || res.writableEnded || res.destroyed) return;
+        res.write(entry.sseBytes());
+        if (res.writableLength > maxBufferedBytes) {
+          dropped = true;
+          metrics.slowStreamDrops.inc({ transport: 'sse' });
+          // No close frame to send: the connection ends and EventSource resumes with Last-Event-ID.
+          queueMicrotask(() => res.destroy());
+        }
+      },
+      end(reason) {
+        if (dropped || res.writableEnded || res.destroyed) return;
+        if (reason.kind === 'access-lost') {
+          const known = streamErrorOf(reason.error);
+          const body = known?.body ?? { code: 'FORBIDDEN', message: reason.error.message };
+          res.write(`event: error\ndata: ${JSON.stringify(body)}\n\n`);
+        }
+        res.end();
+      },
+    });
   };
 }

@@ -4,7 +4,7 @@ import { applyWSSHandler } from '@trpc/server/adapters/ws';
 import { type ApiDeps, appRouter, createContextFactory } from '@woopdi/api';
 import { metrics } from '@woopdi/core';
 import { WebSocketServer } from 'ws';
-import { createTaskSockets, TASK_WS_PATH } from './task-ws.js';
+import { createTaskSockets, dropIfSlow, TASK_WS_PATH } from './task-ws.js';
 
 /** RFC 6455 "Service Restart": tells clients to reconnect (to this or another instance). */
 export const CLOSE_SERVICE_RESTART = 1012;
@@ -18,7 +18,7 @@ export interface WebSocketGateway {
 /**
  * tRPC over websocket at /trpc on the same HTTP server. Clients authenticate with
  * `connectionParams: { token: <accessToken> }`. The plain task websocket `/tasks/{taskId}/ws`
- * (task-ws.ts) shares the upgrade listener.
+ * (task-ws.ts) shares the upgrade listener. Both drop a client that reads too slowly with 1013.
  */
 export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGateway {
   const wss = new WebSocketServer({ noServer: true, maxPayload: 1024 * 1024 });
@@ -29,9 +29,20 @@ export function attachWebSockets(server: Server, deps: ApiDeps): WebSocketGatewa
     keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 10_000 },
   });
   const taskSockets = createTaskSockets(deps);
+  const maxBufferedBytes = deps.config.streamMaxBufferedBytes;
   wss.on('connection', (ws) => {
     metrics.websocketConnections.inc();
     ws.once('close', () => metrics.websocketConnections.dec());
+    // tRPC writes every subscription event without backpressure: a client that stops reading is
+    // dropped with 1013 once its backlog passes the bound (wsLink reconnects and resumes with the
+    // last event id) instead of growing the send buffer without limit.
+    const send = ws.send.bind(ws);
+    ws.send = ((data: Parameters<typeof send>[0], ...rest: unknown[]) => {
+      (send as (...args: unknown[]) => void)(data, ...rest);
+      // String length, not byte length: a cheap estimate of this message's share of the backlog.
+      const size = typeof data === 'string' ? data.length : ((data as ArrayBufferLike).byteLength ?? 0);
+      dropIfSlow(ws, size, maxBufferedBytes, 'trpc-ws');
+    }) as typeof ws.send;
   });
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;

@@ -1,0 +1,538 @@
+// The shared fan-out of task events in one api process (DESIGN §6): one bus subscription per
+// followed task, shared by every stream following it (plain websocket, SSE, tRPC), and one per
+// followed user for access loss. Each event is parsed once, serialised once per transport (JSON
+// bytes for websockets, the SSE frame) and handed to every follower in order.
+//
+// A task's feed keeps the events it has dispatched (and, loaded once on demand, the ones before),
+// contiguous by seq: a live event that reveals a gap (a lost publish) is read back from task_events
+// once for the whole feed, not per socket, and a slow safety check re-reads the table when the bus
+// stays silent, so no follower waits forever on a publish that never came.
+//
+// Guarantee, per follower: subscribe first (the feed is subscribed before the follower registers),
+// then backfill after lastEventId (from the feed's log or the table), then live events — every seq
+// after lastEventId exactly once, in order; the follower ends after the terminal event, or when
+// its user loses access to the organization (membership removed, sign-in revoked).
+import {
+  type BusSubscription,
+  type EventBus,
+  forbidden,
+  isTerminalEvent,
+  type Logger,
+  metrics,
+  readTaskEvents,
+  revokes,
+  sqlOf,
+  type TaskEvent,
+  taskChannel,
+  type UserEvent,
+  userChannel,
+} from '@woopdi/core';
+import type { Db } from '@woopdi/db';
+
+/** One event as every transport sends it, each serialisation built at most once. */
+export interface FeedEntry {
+  readonly event: TaskEvent;
+  readonly seq: number;
+  readonly terminal: boolean;
+  /** The event as JSON text (tRPC, and the length of what a websocket frame carries). */
+  json(): string;
+  /** The JSON as bytes: one Buffer written to every plain websocket. */
+  bytes(): Buffer;
+  /** The Server-Sent Events frame (`id`, `event`, `data`) as bytes. */
+  sseBytes(): Buffer;
+}
+
+function entryOf(event: TaskEvent): FeedEntry {
+  let json: string | undefined;
+  let bytes: Buffer | undefined;
+  let sse: Buffer | undefined;
+  const entry: FeedEntry = {
+    event,
+    seq: event.seq,
+    terminal: isTerminalEvent(event.type),
+    json: () => {
+      json ??= JSON.stringify(event);
+      return json;
+    },
+    bytes: () => {
+      bytes ??= Buffer.from(entry.json());
+      return bytes;
+    },
+    sseBytes: () => {
+      sse ??= Buffer.from(`id: ${event.seq}\nevent: ${event.type}\ndata: ${entry.json()}\n\n`);
+      return sse;
+    },
+  };
+  return entry;
+}
+
+/** Why a follower's stream ended. */
+export type FollowEnd =
+  /** After the terminal event (or the follower had already seen it). */
+  | { kind: 'finished' }
+  /** The user lost access to the organization: the stream must not resume. */
+  | { kind: 'access-lost'; error: Error }
+  /** The bus failed or the server is stopping: reconnect with the last event id to resume. */
+  | { kind: 'interrupted'; error?: unknown };
+
+/** Where a follower's events go. Called synchronously by the feed; must not throw. */
+export interface FollowerSink {
+  /** Every event after the follower's lastEventId, once, in order. */
+  deliver(entry: FeedEntry): void;
+  /** Called once, last; after it nothing more is delivered. */
+  end(reason: FollowEnd): void;
+}
+
+export interface TaskStreamScope {
+  taskId: string;
+  organizationId: string;
+  userId: string;
+  /** The subscriber's sign-in: revoking it ends the stream. */
+  familyId: string;
+}
+
+/** A stream whose subscriptions are ready, not yet attached to its transport. */
+export interface PendingFollow {
+  /** The task has ended and the follower has already seen its last event: nothing will come. */
+  readonly complete: boolean;
+  /** Starts delivering (backfill first, synchronously when the feed's log holds it). */
+  attach(sink: FollowerSink): Follow;
+  /** Gives the subscriptions back without attaching (the client went away, the upgrade failed). */
+  cancel(): void;
+}
+
+export interface Follow {
+  /** Stops delivery (the socket went away or was dropped). No sink call follows. Idempotent. */
+  close(): void;
+}
+
+export interface FanoutStats {
+  /** Bus subscriptions held for task channels: one per followed task. */
+  taskSubscriptions: number;
+  /** Bus subscriptions held for user channels (access loss): one per followed user. */
+  userSubscriptions: number;
+  /** Followers attached, over all tasks. */
+  followers: number;
+}
+
+export interface TaskFanout {
+  /** Subscribes (or joins the task's and the user's shared subscriptions), ready to attach. */
+  open(scope: TaskStreamScope, lastEventId: number): Promise<PendingFollow>;
+  stats(): FanoutStats;
+}
+
+export interface FanoutOptions {
+  /** How often a feed with followers re-reads the task when the bus brought nothing; default 5 s. */
+  safetyCheckMs?: number;
+  /** Events a feed keeps for followers that join later (older ones are read from the table). */
+  logSize?: number;
+}
+
+interface FollowerState {
+  readonly scope: TaskStreamScope;
+  readonly feed: Feed;
+  sink: FollowerSink | undefined;
+  /** The seq of the last event this follower has been given (or its lastEventId). */
+  sent: number;
+  /** Live events that arrived while this follower's backfill was read from the table. */
+  pending: FeedEntry[] | undefined;
+  done: boolean;
+  /** Leaves the feed and the access watch and gives their references back (once). */
+  detach(): void;
+}
+
+interface Feed {
+  readonly taskId: string;
+  refs: number;
+  followers: Set<FollowerState>;
+  ready: Promise<void>;
+  /** The seq of the newest event dispatched (or stored when the feed started): the feed's position. */
+  lastSeq: number;
+  /** Dispatched events, contiguous, log[0].seq === logStart. */
+  log: FeedEntry[];
+  logStart: number;
+  /** The task ended (its terminal event is dispatched or was stored when the feed started). */
+  finished: boolean;
+  subscription: BusSubscription<TaskEvent> | undefined;
+  prefix: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+  /** A read of the table is in flight (gap or safety check); the next one waits for it. */
+  reading: Promise<void> | undefined;
+  /** The feed failed (bus error): it delivers nothing more, and a new follower gets a new feed. */
+  dead: boolean;
+}
+
+interface Watch {
+  refs: number;
+  followers: Set<FollowerState>;
+  ready: Promise<void>;
+  subscription: BusSubscription<UserEvent>;
+}
+
+const fanouts = new WeakMap<EventBus, TaskFanout>();
+
+/** The fan-out of this process's bus (one per bus: per api process in production). */
+export function getTaskFanout(
+  deps: { db: Db; bus: EventBus; logger?: Logger },
+  options: FanoutOptions = {},
+): TaskFanout {
+  let fanout = fanouts.get(deps.bus);
+  if (!fanout) {
+    fanout = createTaskFanout(deps, options);
+    fanouts.set(deps.bus, fanout);
+  }
+  return fanout;
+}
+
+export function createTaskFanout(
+  deps: { db: Db; bus: EventBus; logger?: Logger },
+  options: FanoutOptions = {},
+): TaskFanout {
+  const safetyCheckMs = options.safetyCheckMs ?? 5_000;
+  const logSize = options.logSize ?? 10_000;
+  const feeds = new Map<string, Feed>();
+  const watches = new Map<string, Watch>();
+  let followerCount = 0;
+  let subscriptionCount = 0;
+
+  // --- task feeds ------------------------------------------------------------------------------
+
+  function acquireFeed(taskId: string): Feed {
+    const existing = feeds.get(taskId);
+    if (existing) {
+      existing.refs++;
+      return existing;
+    }
+    const feed: Feed = {
+      taskId,
+      refs: 1,
+      followers: new Set(),
+      ready: Promise.resolve(),
+      lastSeq: 0,
+      log: [],
+      logStart: 1,
+      finished: false,
+      subscription: undefined,
+      prefix: undefined,
+      timer: undefined,
+      reading: undefined,
+      dead: false,
+    };
+    feeds.set(taskId, feed);
+    const subscription = deps.bus.subscribe<TaskEvent>(taskChannel(taskId));
+    feed.subscription = subscription;
+    subscriptionCount++;
+    metrics.taskStreamSubscriptions.inc();
+    feed.ready = (async () => {
+      await subscription.ready;
+      // Read after subscribing: every event up to last_seq is stored; every later one is published
+      // after this read, so it reaches the subscription (or a gap read, or the safety check).
+      const [task] = await sqlOf(deps.db)<{ lastSeq: number; status: string }[]>`
+        select last_seq as "lastSeq", status from tasks where id = ${taskId}::uuid`;
+      feed.lastSeq = task?.lastSeq ?? 0;
+      feed.logStart = feed.lastSeq + 1;
+      if (!task || task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled') {
+        feed.finished = true;
+        unsubscribe(feed);
+        return;
+      }
+      void consume(feed, subscription);
+      feed.timer = setInterval(() => void catchUp(feed), safetyCheckMs);
+      feed.timer.unref();
+    })();
+    feed.ready.catch(() => dropFeed(feed));
+    return feed;
+  }
+
+  function unsubscribe(feed: Feed) {
+    clearInterval(feed.timer);
+    feed.timer = undefined;
+    if (!feed.subscription) return;
+    feed.subscription.close();
+    feed.subscription = undefined;
+    subscriptionCount--;
+    metrics.taskStreamSubscriptions.dec();
+  }
+
+  /** One holder (a pending or attached follower) is done with the feed; the last one closes it. */
+  function releaseFeed(feed: Feed) {
+    feed.refs--;
+    if (feed.refs <= 0) dropFeed(feed);
+  }
+
+  /** Takes the feed out of service: its subscription is released, a new follower gets a new feed. */
+  function dropFeed(feed: Feed) {
+    if (feeds.get(feed.taskId) === feed) feeds.delete(feed.taskId);
+    unsubscribe(feed);
+  }
+
+  /** Live events from the bus, in seq order; a gap is read back from the table first. */
+  async function consume(feed: Feed, subscription: BusSubscription<TaskEvent>) {
+    try {
+      for await (const event of subscription) {
+        if (event.seq <= feed.lastSeq) continue;
+        metrics.busLag.observe(Math.max(0, Date.now() - Date.parse(event.at)) / 1000);
+        if (event.seq > feed.lastSeq + 1) await readBack(feed);
+        dispatchRun(feed, [event]);
+        if (feed.finished) return;
+      }
+    } catch (error) {
+      if (!feed.finished) interrupt(feed, error);
+      return;
+    }
+    // The subscription ended without the terminal event: the bus closed (shutdown) or dropped us.
+    if (!feed.finished && feed.subscription === subscription) interrupt(feed);
+  }
+
+  /** Reads everything after the feed's position from the table (one read at a time per feed). */
+  function readBack(feed: Feed): Promise<void> {
+    const next = (feed.reading ?? Promise.resolve()).then(async () => {
+      if (!feed.finished) dispatchRun(feed, await readTaskEvents(deps.db, feed.taskId, feed.lastSeq));
+    });
+    const tracked = next.catch(() => undefined);
+    feed.reading = tracked;
+    void tracked.then(() => {
+      if (feed.reading === tracked) feed.reading = undefined;
+    });
+    return next;
+  }
+
+  /** The safety check: cheap (one indexed read of the task row), and only when the feed is behind. */
+  async function catchUp(feed: Feed) {
+    if (feed.finished || feed.reading) return;
+    try {
+      const [task] = await sqlOf(deps.db)<{ lastSeq: number }[]>`
+        select last_seq as "lastSeq" from tasks where id = ${feed.taskId}::uuid`;
+      if (task && task.lastSeq > feed.lastSeq) await readBack(feed);
+    } catch (error) {
+      deps.logger?.warn({ err: error, taskId: feed.taskId }, 'task stream safety check failed');
+    }
+  }
+
+  /** Dispatches the events that continue the feed exactly (seq = lastSeq + 1, …); skips the rest. */
+  function dispatchRun(feed: Feed, events: TaskEvent[]) {
+    for (const event of events) {
+      if (feed.finished) return;
+      if (event.seq <= feed.lastSeq) continue;
+      if (event.seq !== feed.lastSeq + 1) return;
+      dispatch(feed, entryOf(event));
+    }
+  }
+
+  function dispatch(feed: Feed, entry: FeedEntry) {
+    feed.lastSeq = entry.seq;
+    feed.log.push(entry);
+    if (feed.log.length > logSize) {
+      const drop = feed.log.length - logSize;
+      feed.log.splice(0, drop);
+      feed.logStart += drop;
+    }
+    if (entry.terminal) {
+      feed.finished = true;
+      // Nothing is ever appended after a terminal event: the channel has nothing more to say.
+      unsubscribe(feed);
+    }
+    for (const follower of feed.followers) {
+      if (follower.pending) follower.pending.push(entry);
+      else give(feed, follower, entry);
+    }
+  }
+
+  /** Hands one entry to a follower, ending it after the terminal event. */
+  function give(feed: Feed, follower: FollowerState, entry: FeedEntry) {
+    if (follower.done) return;
+    if (entry.seq <= follower.sent) {
+      // A lastEventId beyond the task's real last event must not wait forever.
+      if (entry.terminal) endFollower(follower, { kind: 'finished' });
+      return;
+    }
+    follower.sent = entry.seq;
+    try {
+      follower.sink?.deliver(entry);
+    } catch (error) {
+      deps.logger?.error({ err: error, taskId: feed.taskId }, 'task stream sink failed');
+      endFollower(follower, { kind: 'interrupted', error });
+      return;
+    }
+    if (entry.terminal) endFollower(follower, { kind: 'finished' });
+  }
+
+  function interrupt(feed: Feed, error?: unknown) {
+    if (error) deps.logger?.warn({ err: error, taskId: feed.taskId }, 'task event feed interrupted');
+    feed.dead = true;
+    dropFeed(feed);
+    for (const follower of [...feed.followers]) endFollower(follower, { kind: 'interrupted', error });
+  }
+
+  /** Events (after, through] from the feed's log, loading what precedes it from the table once. */
+  async function history(feed: Feed, after: number, through: number): Promise<FeedEntry[]> {
+    if (after + 1 < feed.logStart && feed.logStart - 1 <= logSize) {
+      feed.prefix ??= (async () => {
+        const end = feed.logStart - 1;
+        const older = await readTaskEvents(deps.db, feed.taskId, 0, end);
+        if (feed.logStart === end + 1 && older.length === end) {
+          feed.log = [...older.map(entryOf), ...feed.log];
+          feed.logStart = 1;
+        }
+      })();
+      await feed.prefix;
+    }
+    if (after + 1 >= feed.logStart) {
+      return feed.log.slice(after + 1 - feed.logStart, through + 1 - feed.logStart);
+    }
+    // Older than the log keeps: this follower reads its own range.
+    const read = (await readTaskEvents(deps.db, feed.taskId, after, feed.logStart - 1)).map(entryOf);
+    return [...read, ...feed.log.slice(0, through + 1 - feed.logStart)];
+  }
+
+  // --- access: one user-channel subscription per followed user ---------------------------------
+
+  function acquireWatch(userId: string): Watch {
+    const existing = watches.get(userId);
+    if (existing) {
+      existing.refs++;
+      return existing;
+    }
+    const subscription = deps.bus.subscribe<UserEvent>(userChannel(userId));
+    const watch: Watch = { refs: 1, followers: new Set(), ready: subscription.ready, subscription };
+    watches.set(userId, watch);
+    void (async () => {
+      for await (const event of subscription) {
+        for (const follower of [...watch.followers]) {
+          const { organizationId, familyId } = follower.scope;
+          if (
+            (event.type === 'membership.removed' && event.organizationId === organizationId) ||
+            revokes(event, familyId)
+          ) {
+            const error = forbidden('You no longer have access to this organization.');
+            endFollower(follower, { kind: 'access-lost', error });
+          }
+        }
+      }
+    })()
+      .catch(() => undefined)
+      .then(() => {
+        // Without this subscription access loss would go unseen: its streams must reconnect.
+        if (watches.get(userId) !== watch) return;
+        watches.delete(userId);
+        for (const follower of [...watch.followers]) endFollower(follower, { kind: 'interrupted' });
+      });
+    return watch;
+  }
+
+  function releaseWatch(userId: string, watch: Watch) {
+    watch.refs--;
+    if (watch.refs > 0 || watches.get(userId) !== watch) return;
+    watches.delete(userId);
+    watch.subscription.close();
+  }
+
+  // --- followers -------------------------------------------------------------------------------
+
+  /** Ends a follower: it leaves the feed, then its sink hears why (once, last). */
+  function endFollower(follower: FollowerState, reason: FollowEnd) {
+    if (follower.done) return;
+    const sink = follower.sink;
+    follower.detach();
+    try {
+      sink?.end(reason);
+    } catch (error) {
+      deps.logger?.error({ err: error }, 'task stream sink failed to end');
+    }
+  }
+
+  async function open(scope: TaskStreamScope, lastEventId: number): Promise<PendingFollow> {
+    const feed = acquireFeed(scope.taskId);
+    const watch = acquireWatch(scope.userId);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      releaseFeed(feed);
+      releaseWatch(scope.userId, watch);
+    };
+    try {
+      await Promise.all([feed.ready, watch.ready]);
+    } catch (error) {
+      release();
+      throw error;
+    }
+    return {
+      complete: feed.finished && lastEventId >= feed.lastSeq,
+      cancel: release,
+      attach(sink) {
+        const follower: FollowerState = {
+          scope,
+          feed,
+          sink,
+          sent: lastEventId,
+          pending: undefined,
+          done: false,
+          detach() {
+            if (follower.done) return;
+            follower.done = true;
+            follower.sink = undefined;
+            follower.pending = undefined;
+            feed.followers.delete(follower);
+            watch.followers.delete(follower);
+            followerCount--;
+            metrics.taskStreamFollowers.dec();
+            release();
+          },
+        };
+        followerCount++;
+        metrics.taskStreamFollowers.inc();
+        if (released || feed.dead) {
+          // Cancelled, or the feed failed while the transport was being set up: reconnect.
+          endFollower(follower, { kind: 'interrupted' });
+          return { close: () => undefined };
+        }
+        watch.followers.add(follower);
+        feed.followers.add(follower);
+        backfill(feed, follower);
+        return { close: () => follower.detach() };
+      },
+    };
+  }
+
+  /** Delivers (sent, lastSeq] before anything live, synchronously when the log holds it. */
+  function backfill(feed: Feed, follower: FollowerState) {
+    const through = feed.lastSeq;
+    if (follower.sent >= through) {
+      if (feed.finished) endFollower(follower, { kind: 'finished' });
+      return;
+    }
+    if (follower.sent + 1 >= feed.logStart) {
+      for (const entry of feed.log.slice(follower.sent + 1 - feed.logStart, through + 1 - feed.logStart)) {
+        give(feed, follower, entry);
+        if (follower.done) return;
+      }
+      return;
+    }
+    follower.pending = [];
+    history(feed, follower.sent, through).then(
+      (entries) => {
+        if (follower.done) return;
+        const pending = follower.pending ?? [];
+        follower.pending = undefined;
+        for (const entry of [...entries, ...pending]) {
+          give(feed, follower, entry);
+          if (follower.done) return;
+        }
+      },
+      (error: unknown) => {
+        deps.logger?.warn({ err: error, taskId: feed.taskId }, 'task stream backfill failed');
+        endFollower(follower, { kind: 'interrupted', error });
+      },
+    );
+  }
+
+  return {
+    open,
+    stats: () => ({
+      taskSubscriptions: subscriptionCount,
+      userSubscriptions: watches.size,
+      followers: followerCount,
+    }),
+  };
+}
