@@ -105,13 +105,35 @@ describe('docker/Dockerfile', () => {
     expect(dockerfile).toMatch(/COPY .*drizzle \.\/drizzle/);
   });
 
-  it('has an entrypoint with the api, worker and migrate roles, exec-ing node so signals reach it', () => {
+  it('builds the compiled runtime and ships only production dependencies', () => {
+    expect(dockerfile).toMatch(/^RUN pnpm --filter @woopdi\/server build$/m);
+    const build = dockerfile.search(/^RUN pnpm --filter @woopdi\/server build$/m);
+    expect(dockerfile.search(/deploy --prod/)).toBeGreaterThan(build);
+  });
+
+  it('has an entrypoint with the api, worker and migrate roles, exec-ing node on dist so signals reach it', () => {
     for (const [role, file] of [
-      ['api', 'main-api.ts'],
-      ['worker', 'main-worker.ts'],
-      ['migrate', 'main-migrate.ts'],
+      ['api', 'main-api.js'],
+      ['worker', 'main-worker.js'],
+      ['migrate', 'main-migrate.js'],
     ]) {
-      expect(entrypoint).toMatch(new RegExp(`${role}\\) exec node --import tsx src/${file}`));
+      expect(entrypoint).toMatch(new RegExp(`${role}\\) exec node /app/dist/${file} ;;`));
+    }
+    // No TypeScript at run time: neither tsx nor a loader hook.
+    expect(entrypoint).not.toMatch(/tsx|--import|--loader|\.ts\b/);
+  });
+
+  it('runs from the deployed tree: the server package ships dist/, and so do the packages it uses', () => {
+    for (const name of ['db', 'core', 'api', 'worker', 'server']) {
+      const pkg = JSON.parse(readFileSync(`${root}packages/${name}/package.json`, 'utf8')) as {
+        files?: string[];
+        exports: Record<string, string | Record<string, string>>;
+        dependencies?: Record<string, string>;
+      };
+      expect(pkg.files, name).toContain('dist');
+      const main = pkg.exports['.'] as Record<string, string>;
+      expect(main.default, name).toBe('./dist/index.js');
+      expect(Object.keys(pkg.dependencies ?? {}), name).not.toContain('tsx');
     }
   });
 });

@@ -1,4 +1,4 @@
-// The all-in-one process in embedded mode, as `pnpm start` runs it (tsx src/main.ts): a fresh data
+// The all-in-one process in embedded mode, as `pnpm start` runs it (node dist/main.js): a fresh data
 // directory is initialised, migrated and seeded; a second start reuses it; SIGTERM stops everything.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +9,6 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
-const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 
 /** Set but empty: neither the runner's environment nor a developer's .env can switch modes. */
 const BLANK = Object.fromEntries(
@@ -25,7 +24,7 @@ interface Started {
 }
 
 function startEmbedded(dataDir: string, port: number): Started {
-  const child = spawn(tsx, ['src/main.ts'], {
+  const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: serverDir,
     env: {
       PATH: process.env.PATH ?? '',

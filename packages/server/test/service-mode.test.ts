@@ -1,4 +1,4 @@
-// Service mode with real processes: 2 api and 2 worker processes (`node --import tsx src/main-*.ts`)
+// Service mode with real processes: 2 api and 2 worker processes (`node dist/main-*.js`, compiled)
 // on one test database and the test Redis. What a user observes must not depend on the instance
 // serving them (DESIGN §2, §7): task events, session revocation, role changes; and SIGTERM of an api
 // or a worker process loses nothing (1012 close, in-flight request finished, job taken over).
@@ -56,6 +56,8 @@ const BLANK = Object.fromEntries(
     'JWT_SECRET',
     'ENCRYPTION_KEY',
     'API_HOST',
+    'HOST',
+    'WEB_CONCURRENCY',
     'CORS_ORIGINS',
     'SENDGRID_API_KEY',
     'STRIPE_SECRET_KEY',
@@ -76,7 +78,7 @@ interface Proc {
 const procs: Proc[] = [];
 
 function spawnProcess(name: string, entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [entry], {
     cwd: serverDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,7 +126,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined | false
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Starting a process compiles the code base with tsx: slow on a busy 2-core CI machine. */
+/** Generous: four processes start at once on a busy 2-core CI machine. */
 const STARTUP_MS = 45_000;
 
 async function waitHealthy(p: Proc, url: string) {
@@ -249,7 +251,7 @@ describe.skipIf(!redisUrl)('service mode: 2 api and 2 worker processes on one da
 
   async function startWorkerProcess(name: string) {
     const before = new Set(await heartbeatIds());
-    const proc = spawnProcess(name, 'src/main-worker.ts', {
+    const proc = spawnProcess(name, 'dist/main-worker.js', {
       ...common(),
       // Short: a job still running at SIGTERM is released soon for the other worker.
       SHUTDOWN_TIMEOUT_MS: '300',
@@ -274,7 +276,7 @@ describe.skipIf(!redisUrl)('service mode: 2 api and 2 worker processes on one da
     deps = await createTestDeps();
     const ports = [await freePort(), await freePort()];
     for (const [i, port] of ports.entries()) {
-      const proc = spawnProcess(`api-${i + 1}`, 'src/main-api.ts', {
+      const proc = spawnProcess(`api-${i + 1}`, 'dist/main-api.js', {
         ...common(),
         PORT: String(port),
         SHUTDOWN_TIMEOUT_MS: '5000',

@@ -1,4 +1,5 @@
-// The api entry point as a real process: refusing a bad environment, and stopping gracefully.
+// The api entry point as a real process (the compiled runtime, dist/main-api.js, as production runs
+// it): refusing a bad environment, and stopping gracefully.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createTestDeps } from '@woopdi/api/testing';
@@ -27,6 +28,8 @@ const BLANK = Object.fromEntries(
     'JWT_SECRET',
     'ENCRYPTION_KEY',
     'API_HOST',
+    'HOST',
+    'WEB_CONCURRENCY',
     'CORS_ORIGINS',
     'SENDGRID_API_KEY',
     'STRIPE_SECRET_KEY',
@@ -34,9 +37,9 @@ const BLANK = Object.fromEntries(
   ].map((name) => [name, '']),
 );
 
-/** Spawns `node --import tsx src/main-api.ts` with only the given environment (plus PATH and HOME). */
+/** Spawns `node dist/main-api.js` with only the given environment (plus PATH and HOME). */
 function startApi(env: Record<string, string>): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main-api.ts'], {
+  const child = spawn(process.execPath, ['dist/main-api.js'], {
     cwd: serverDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
