@@ -1,10 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate as drizzleMigrate } from 'drizzle-orm/postgres-js/migrator';
-import { runMigrations as installJobQueue, Logger } from 'graphile-worker';
 import postgres from 'postgres';
-
-const quietLogger = new Logger(() => () => {});
 
 /** The committed SQL migrations at the repository root. */
 export const migrationsFolder = fileURLToPath(new URL('../../../drizzle', import.meta.url));
@@ -21,5 +18,7 @@ export async function migrate(url: string, options: { migrationsFolder?: string 
   } finally {
     await sql.end({ timeout: 5 });
   }
-  await installJobQueue({ connectionString: url, logger: quietLogger });
+  // Loaded here, not at import: processes that never migrate (an api) do not pay for it at start-up.
+  const { runMigrations: installJobQueue, Logger } = await import('graphile-worker');
+  await installJobQueue({ connectionString: url, logger: new Logger(() => () => {}) });
 }

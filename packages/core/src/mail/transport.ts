@@ -1,10 +1,6 @@
-import sgClient from '@sendgrid/client';
-import sgMail from '@sendgrid/mail';
-
-// The packages' typings only describe their singletons; the classes hang off them at runtime.
-const { Client } = sgClient as unknown as { Client: new () => typeof sgClient };
-const { MailService } = sgMail as unknown as { MailService: new () => typeof sgMail };
-
+import { createRequire } from 'node:module';
+import type sgClient from '@sendgrid/client';
+import type sgMail from '@sendgrid/mail';
 import type { Logger } from '../logger.js';
 import type { RenderedEmail } from './templates.js';
 
@@ -44,7 +40,13 @@ export interface SendGridOptions {
   baseUrl?: string;
 }
 
+// The SDK is loaded on the first createSendGridTransport(): without SENDGRID_API_KEY it is never loaded.
+const require = createRequire(import.meta.url);
+
 export function createSendGridTransport(options: SendGridOptions): MailTransport {
+  // The packages' typings only describe their singletons; the classes hang off them at runtime.
+  const { Client } = require('@sendgrid/client') as { Client: new () => typeof sgClient };
+  const { MailService } = require('@sendgrid/mail') as { MailService: new () => typeof sgMail };
   // Own instances, not the module singletons, so two configurations can coexist in one process.
   const client = new Client();
   client.setApiKey(options.apiKey);

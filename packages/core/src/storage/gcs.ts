@@ -2,9 +2,10 @@
 // URLs for uploads and downloads, computed locally from the service account's key. The bucket stays
 // private; nothing is ever made public.
 
+import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type GetSignedUrlConfig, Storage as GoogleStorage } from '@google-cloud/storage';
+import type { GetSignedUrlConfig, Storage as GoogleStorage } from '@google-cloud/storage';
 import { Meter } from './meter.js';
 import { assertObjectKey, assertPrefix, type Storage, type WriteResult } from './types.js';
 
@@ -24,6 +25,9 @@ export interface GcsStorage extends Storage {
   readonly bucket: string;
 }
 
+// The SDK is loaded on the first createGcsStorage(): without GCP_BUCKET_NAME it is never loaded.
+const require = createRequire(import.meta.url);
+
 const isNotFound = (e: unknown) => (e as { code?: number })?.code === 404;
 
 /** RFC 6266 Content-Disposition with an ASCII fallback and the UTF-8 name. */
@@ -33,7 +37,10 @@ export function attachmentDisposition(filename: string): string {
 }
 
 export function createGcsStorage(options: GcsStorageOptions): GcsStorage {
-  const client = new GoogleStorage({
+  const { Storage: GoogleStorageClient } = require('@google-cloud/storage') as {
+    Storage: typeof GoogleStorage;
+  };
+  const client = new GoogleStorageClient({
     ...(options.keyFilename && { keyFilename: options.keyFilename }),
     ...(options.credentials && { credentials: options.credentials }),
     ...(options.projectId && { projectId: options.projectId }),

@@ -10,7 +10,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { readTaskEvents, replicateTokenFor, storeAsset } from '@woopdi/core';
 import { assets, tasks } from '@woopdi/db';
 import { and, desc, eq, like, sql } from 'drizzle-orm';
-import sharp from 'sharp';
 import { TaskCancelled, TaskFailed } from '../task-runtime.js';
 import { defineKind } from './define.js';
 
@@ -206,6 +205,8 @@ export function createGenerateImageKind(options: GenerateImageOptions = {}) {
 
     // 4. processing: PNG, with the organization's logo bottom-left when it has one.
     const processed = await stage('processing', 'Processing the image', async () => {
+      // Loaded at the first image, not at start-up: most processes never generate one.
+      const { default: sharp } = await import('sharp');
       const image = sharp(original, { failOn: 'error' });
       const { width = 0, height = 0 } = await image.metadata().catch(() => {
         throw new TaskFailed('Replicate returned something that is not an image.');
