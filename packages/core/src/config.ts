@@ -1,4 +1,6 @@
 // The one place the environment is read. Everything else receives a Config.
+import { isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { type Feature, features, type Plan, type PlanId, planCatalogue } from './plans.js';
 import { defaultRateLimitRules, parseRateLimitRule, type RateLimitRules } from './rate-limit.js';
@@ -62,10 +64,36 @@ const concurrencyMessage =
   'give the number of jobs one worker process runs at once, a whole number from 1 to 1000 (default 16)';
 const bufferedMessage = 'give a whole number of bytes, at least 1024 (default 1048576: 1 MiB)';
 
+// A bind address: an IP address, or a host name that resolves to one (localhost).
+const hostName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
+const hostMessage =
+  'give the address to listen on: 0.0.0.0 (every IPv4 interface, the default), 127.0.0.1 (this machine only), :: (IPv6 and IPv4) or a host name';
+const webConcurrencyMessage =
+  'give the number of api processes: a whole number from 1 to 256, or auto for one per CPU core (default 1)';
+
 const envSchema = z.object({
   IS_PROD: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  HOST: z
+    .string()
+    .trim()
+    .refine((v) => isIP(v) !== 0 || hostName.test(v), { message: hostMessage })
+    .default('0.0.0.0'),
+  WEB_CONCURRENCY: z
+    .string()
+    .optional()
+    .transform((v, ctx) => {
+      const value = v?.trim().toLowerCase();
+      if (value === undefined) return 1;
+      if (value === 'auto') return availableParallelism();
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < 1 || n > 256) {
+        ctx.addIssue({ code: 'custom', message: webConcurrencyMessage });
+        return z.NEVER;
+      }
+      return n;
+    }),
   API_HOST: url('API_HOST').optional(),
   WEB_CLIENT_URL: url('WEB_CLIENT_URL').default('http://localhost:3000'),
 
@@ -171,6 +199,10 @@ export interface Config {
   isProd: boolean;
   logLevel: string;
   port: number;
+  /** The address the api binds (HOST, default 0.0.0.0). */
+  host: string;
+  /** api processes `start:api` runs on one port through node:cluster (WEB_CONCURRENCY, default 1). */
+  webConcurrency: number;
   apiHost: string | undefined;
   webClientUrl: string;
   corsOrigins: string[];
@@ -316,6 +348,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     isProd: e.IS_PROD,
     logLevel: e.LOG_LEVEL,
     port: e.PORT,
+    host: e.HOST,
+    webConcurrency: e.WEB_CONCURRENCY,
     apiHost: e.API_HOST,
     webClientUrl: e.WEB_CLIENT_URL,
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()) : [e.WEB_CLIENT_URL],

@@ -14,6 +14,13 @@ export interface ApiServer {
   stop(): Promise<void>;
 }
 
+/** A URL for reaching a server bound to `address`: loopback when it listens on every interface. */
+function urlFor({ address, family, port }: AddressInfo): string {
+  if (address === '0.0.0.0' || address === '::') return `http://127.0.0.1:${port}`;
+  return family === 'IPv6' ? `http://[${address}]:${port}` : `http://${address}:${port}`;
+}
+
+/** Listens on `options.port` / `options.host`, else the config's PORT and HOST (default 0.0.0.0). */
 export async function startApiServer(
   runtime: Runtime,
   options: { port?: number; host?: string; publicUrl?: string } = {},
@@ -21,13 +28,14 @@ export async function startApiServer(
   const deps = await apiDeps(runtime);
   const server = createServer();
   const port = options.port ?? runtime.config.port;
-  const host = options.host ?? '0.0.0.0';
+  const host = options.host ?? runtime.config.host;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => resolve());
   });
-  const actualPort = (server.address() as AddressInfo).port;
-  const url = `http://127.0.0.1:${actualPort}`;
+  const address = server.address() as AddressInfo;
+  const actualPort = address.port;
+  const url = urlFor(address);
   // Local signed URLs point at this server: without API_HOST it knows its address only now.
   if (isLocalStorage(runtime.storage) && !runtime.config.apiHost) runtime.storage.publicUrl = url;
   const appOptions: AppOptions = { ...deps, publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '' };

@@ -33,6 +33,11 @@ try {
 }
 
 const logger = createLogger({ level: config.logLevel });
+if (config.webConcurrency > 1) {
+  logger.warn(
+    'WEB_CONCURRENCY applies to the service-mode api (start:api): the all-in-one process runs one api',
+  );
+}
 
 /** The embedded cluster's directory: $WOOPDI_DATA_DIR (relative to where the command was run), else .data/postgres. */
 function embeddedDataDir(): string {

@@ -91,6 +91,16 @@ describe('the api process refuses a bad environment', () => {
     expect(exit.stderr).not.toMatch(/\bat \S+ \(|node_modules/);
   });
 
+  it.concurrent('exits 1 with one line naming WEB_CONCURRENCY when it is not a process count', async () => {
+    const exit = await exitWithin(
+      startApi({ WEB_CONCURRENCY: 'many', DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/postgres' }),
+      15_000,
+    );
+    expect(exit.code, exit.stderr).toBe(1);
+    expect(lines(exit.stderr), exit.stderr).toHaveLength(1);
+    expect(exit.stderr).toMatch(/^woopdi: WEB_CONCURRENCY is invalid: .*auto/);
+  });
+
   it.concurrent('exits 1 with one line naming DATABASE_URL when it is not set', async () => {
     const exit = await exitWithin(startApi({ IS_PROD: 'false' }), 15_000);
     expect(exit.code, exit.stderr).toBe(1);
