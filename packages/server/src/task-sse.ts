@@ -118,6 +118,7 @@ export function taskEventsSse(deps: ApiDeps, options: TaskEventsSseOptions = {})
       // nginx and similar proxies would otherwise buffer the stream.
       'x-accel-buffering': 'no',
     });
+    res.flushHeaders();
     res.write('retry: 2000\n\n');
     const heartbeat = setInterval(() => {
       if (!res.writableEnded) res.write(HEARTBEAT);

@@ -124,8 +124,12 @@ export interface TaskFanout {
 export interface FanoutOptions {
   /** How often a feed with followers re-reads the task when the bus brought nothing; default 5 s. */
   safetyCheckMs?: number;
-  /** Events a feed keeps for followers that join later (older ones are read from the table). */
+  /**
+   * Recent events a feed keeps for followers that join later, at most this many (default 512) and
+   * this many bytes of JSON (default 1 MiB); older ones are read from the table.
+   */
   logSize?: number;
+  logBytes?: number;
 }
 
 interface FollowerState {
@@ -151,6 +155,8 @@ interface Feed {
   /** Dispatched events, contiguous, log[0].seq === logStart. */
   log: FeedEntry[];
   logStart: number;
+  /** The JSON bytes the log holds. */
+  logBytes: number;
   /** The task ended (its terminal event is dispatched or was stored when the feed started). */
   finished: boolean;
   subscription: BusSubscription<TaskEvent> | undefined;
@@ -189,7 +195,8 @@ export function createTaskFanout(
   options: FanoutOptions = {},
 ): TaskFanout {
   const safetyCheckMs = options.safetyCheckMs ?? 5_000;
-  const logSize = options.logSize ?? 10_000;
+  const logSize = options.logSize ?? 512;
+  const logBytes = options.logBytes ?? 1024 * 1024;
   const feeds = new Map<string, Feed>();
   const watches = new Map<string, Watch>();
   let followerCount = 0;
@@ -211,6 +218,7 @@ export function createTaskFanout(
       lastSeq: 0,
       log: [],
       logStart: 1,
+      logBytes: 0,
       finished: false,
       subscription: undefined,
       prefix: undefined,
@@ -322,11 +330,8 @@ export function createTaskFanout(
   function dispatch(feed: Feed, entry: FeedEntry) {
     feed.lastSeq = entry.seq;
     feed.log.push(entry);
-    if (feed.log.length > logSize) {
-      const drop = feed.log.length - logSize;
-      feed.log.splice(0, drop);
-      feed.logStart += drop;
-    }
+    feed.logBytes += entry.json().length;
+    trimLog(feed);
     if (entry.terminal) {
       feed.finished = true;
       // Nothing is ever appended after a terminal event: the channel has nothing more to say.
@@ -336,6 +341,19 @@ export function createTaskFanout(
       if (follower.pending) follower.pending.push(entry);
       else give(feed, follower, entry);
     }
+  }
+
+  /** Keeps the log within its bounds (at least the newest entry). */
+  function trimLog(feed: Feed) {
+    let drop = 0;
+    while (drop < feed.log.length - 1 && (feed.log.length - drop > logSize || feed.logBytes > logBytes)) {
+      feed.logBytes -= feed.log[drop]!.json().length;
+      drop++;
+    }
+    if (drop === 0) return;
+    feed.log.splice(0, drop);
+    feed.logStart += drop;
+    feed.prefix = undefined;
   }
 
   /** Hands one entry to a follower, ending it after the terminal event. */
@@ -364,25 +382,40 @@ export function createTaskFanout(
     for (const follower of [...feed.followers]) endFollower(follower, { kind: 'interrupted', error });
   }
 
-  /** Events (after, through] from the feed's log, loading what precedes it from the table once. */
+  /** Events (after, through] from the feed's log, loading what precedes it from the table. */
   async function history(feed: Feed, after: number, through: number): Promise<FeedEntry[]> {
-    if (after + 1 < feed.logStart && feed.logStart - 1 <= logSize) {
-      feed.prefix ??= (async () => {
-        const end = feed.logStart - 1;
-        const older = await readTaskEvents(deps.db, feed.taskId, 0, end);
-        if (feed.logStart === end + 1 && older.length === end) {
-          feed.log = [...older.map(entryOf), ...feed.log];
-          feed.logStart = 1;
-        }
-      })();
-      await feed.prefix;
+    const out: FeedEntry[] = [];
+    let from = after;
+    let triedPrefix = false;
+    while (from < through) {
+      if (from + 1 >= feed.logStart) {
+        out.push(...feed.log.slice(from + 1 - feed.logStart, through + 1 - feed.logStart));
+        return out;
+      }
+      if (!triedPrefix && feed.logStart - 1 <= logSize) {
+        // Many followers joining a running task share one read of its beginning.
+        triedPrefix = true;
+        feed.prefix ??= loadPrefix(feed);
+        await feed.prefix;
+        continue;
+      }
+      const read = await readTaskEvents(deps.db, feed.taskId, from, Math.min(through, feed.logStart - 1));
+      if (read.length === 0) break;
+      out.push(...read.map(entryOf));
+      from = read.at(-1)!.seq;
     }
-    if (after + 1 >= feed.logStart) {
-      return feed.log.slice(after + 1 - feed.logStart, through + 1 - feed.logStart);
-    }
-    // Older than the log keeps: this follower reads its own range.
-    const read = (await readTaskEvents(deps.db, feed.taskId, after, feed.logStart - 1)).map(entryOf);
-    return [...read, ...feed.log.slice(0, through + 1 - feed.logStart)];
+    return out;
+  }
+
+  async function loadPrefix(feed: Feed) {
+    const end = feed.logStart - 1;
+    const older = await readTaskEvents(deps.db, feed.taskId, 0, end);
+    if (feed.logStart !== end + 1 || older.length !== end) return;
+    const entries = older.map(entryOf);
+    feed.log = [...entries, ...feed.log];
+    feed.logStart = 1;
+    for (const entry of entries) feed.logBytes += entry.json().length;
+    // Not trimmed now: the followers waiting for this prefix slice it first.
   }
 
   // --- access: one user-channel subscription per followed user ---------------------------------
