@@ -1,7 +1,9 @@
-// The hot path's memory (DESIGN §10): verified access tokens, live sessions and memberships, per
-// api instance. Bus invalidations drop entries the moment another instance changes them; short TTLs
-// bound the staleness if an invalidation is ever lost (a revoked session is refused within 1 s).
+// The hot path's memory (DESIGN §10): verified access tokens, live sessions, memberships and
+// organizations, per api instance, so an org-scoped read runs no query at all. Bus invalidations
+// drop entries the moment any instance (or a worker) changes them — that is what keeps every
+// instance fresh; the TTLs only bound the damage of an invalidation lost in a bus outage.
 import { type EventBus, INVALIDATIONS_CHANNEL, type Invalidation } from '@woopdi/core';
+import type { organizations } from '@woopdi/db';
 import { LRUCache } from 'lru-cache';
 import type { Session } from './context.js';
 import type { Membership } from './middleware/membership.js';
@@ -10,14 +12,21 @@ import type { AccessClaims } from './services/access-tokens.js';
 export interface AuthCacheOptions {
   sessionTtlMs?: number;
   membershipTtlMs?: number;
+  organizationTtlMs?: number;
+  /** Entries per cache (each is an LRU). */
   max?: number;
 }
+
+/** The organization row as the hot path serves it. */
+export type CachedOrganization = typeof organizations.$inferSelect;
 
 export interface AuthCache {
   claims: LRUCache<string, AccessClaims>;
   sessions: LRUCache<string, Session>;
   /** `${userId}:${organizationId}` → membership, or `false` for "not a member". */
   memberships: LRUCache<string, Membership | false>;
+  /** Live (not deleted) organizations by id. */
+  organizations: LRUCache<string, CachedOrganization>;
   /** Resolves once invalidations are being received. */
   ready: Promise<void>;
   close(): void;
@@ -28,10 +37,14 @@ export const membershipKey = (userId: string, organizationId: string) => `${user
 export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): AuthCache {
   const max = options.max ?? 50_000;
   const claims = new LRUCache<string, AccessClaims>({ max });
-  const sessions = new LRUCache<string, Session>({ max, ttl: options.sessionTtlMs ?? 1_000 });
+  const sessions = new LRUCache<string, Session>({ max, ttl: options.sessionTtlMs ?? 30_000 });
   const memberships = new LRUCache<string, Membership | false>({
     max,
     ttl: options.membershipTtlMs ?? 30_000,
+  });
+  const organizations = new LRUCache<string, CachedOrganization>({
+    max,
+    ttl: options.organizationTtlMs ?? 30_000,
   });
 
   const drop = (inv: Invalidation) => {
@@ -39,6 +52,7 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
       for (const [sid, s] of sessions.entries()) if (s.userId === inv.userId) sessions.delete(sid);
       for (const key of memberships.keys()) if (key.startsWith(`${inv.userId}:`)) memberships.delete(key);
     } else {
+      organizations.delete(inv.organizationId);
       for (const key of memberships.keys())
         if (key.endsWith(`:${inv.organizationId}`)) memberships.delete(key);
     }
@@ -49,15 +63,16 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
     for await (const inv of subscription) drop(inv);
   })().catch(() => {
     // Without invalidations the cache could serve stale permissions: stop using it.
-    sessions.clear();
-    memberships.clear();
-    sessions.set = () => sessions;
-    memberships.set = () => memberships;
+    for (const cache of [sessions, memberships, organizations]) {
+      cache.clear();
+      cache.set = () => cache as never;
+    }
   });
   return {
     claims,
     sessions,
     memberships,
+    organizations,
     ready: subscription.ready,
     close: () => subscription.close(),
   };

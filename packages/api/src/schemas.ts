@@ -36,31 +36,31 @@ export const tokens = z.object({
 });
 
 export const user = z.object({
-  id: z.uuid(),
+  id: z.guid(),
   email: z.string(),
   name: z.string().nullable(),
   systemRole,
   emailVerified: z.boolean(),
   emailVerifiedAt: isoDate.nullable(),
-  lastActiveOrganizationId: z.uuid().nullable(),
+  lastActiveOrganizationId: z.guid().nullable(),
   createdAt: isoDate,
 });
 
 export const authResult = z.object({ user, tokens });
 
 export const organization = z.object({
-  id: z.uuid(),
+  id: z.guid(),
   name: z.string(),
   slug: z.string(),
   isSolo: z.boolean(),
-  ownerUserId: z.uuid(),
+  ownerUserId: z.guid(),
   plan: z.string(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
 
 export const membershipSummary = z.object({
-  organizationId: z.uuid(),
+  organizationId: z.guid(),
   organizationName: z.string(),
   slug: z.string(),
   isSolo: z.boolean(),
@@ -73,7 +73,7 @@ export const limit = z.coerce.number().int().min(1).max(100).default(50);
 export const cursor = z.string().max(200).optional();
 
 export const member = z.object({
-  userId: z.uuid(),
+  userId: z.guid(),
   email: z.string(),
   name: z.string().nullable(),
   role: orgRole,
@@ -84,12 +84,12 @@ export const member = z.object({
 export const invitationStatus = z.enum(['pending', 'accepted', 'revoked', 'expired']);
 
 export const invitation = z.object({
-  id: z.uuid(),
-  organizationId: z.uuid(),
+  id: z.guid(),
+  organizationId: z.guid(),
   email: z.string(),
   role: orgRole,
   status: invitationStatus,
-  invitedBy: z.uuid(),
+  invitedBy: z.guid(),
   expiresAt: isoDate,
   lastSentAt: isoDate,
   acceptedAt: isoDate.nullable(),
@@ -97,9 +97,9 @@ export const invitation = z.object({
 });
 
 export const auditEntry = z.object({
-  id: z.uuid(),
+  id: z.guid(),
   action: z.string(),
-  actorUserId: z.uuid().nullable(),
+  actorUserId: z.guid().nullable(),
   targetType: z.string().nullable(),
   targetId: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
@@ -109,9 +109,9 @@ export const auditEntry = z.object({
 export const taskStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 
 export const task = z.object({
-  id: z.uuid(),
-  organizationId: z.uuid(),
-  createdBy: z.uuid().nullable(),
+  id: z.guid(),
+  organizationId: z.guid(),
+  createdBy: z.guid().nullable(),
   kind: z.string(),
   input: z.record(z.string(), z.unknown()),
   status: taskStatus,

@@ -1,4 +1,4 @@
-import { sha256 } from '@woopdi/core';
+import { hashPassword, sha256 } from '@woopdi/core';
 import { emailOutbox, memberships, oneTimeTokens, organizations, sessions, users } from '@woopdi/db';
 import { queuedJobs } from '@woopdi/db/testing';
 import { and, eq, sql } from 'drizzle-orm';
@@ -75,6 +75,18 @@ describe('signup', () => {
 });
 
 describe('login', () => {
+  it('signs in a user whose id Postgres accepts but RFC 4122 does not, and reads them back', async () => {
+    // Rows made outside Woopdi (imports, other tools) can carry any 8-4-4-4-12 hex id: the output
+    // schemas must accept what the database holds, or the session is created and the answer is 500.
+    const odd = 'abcdef01-2345-0678-0abc-def012345678';
+    const email = uniqueEmail('imported');
+    await deps.sql`insert into users (id, email, password_hash) values (${odd}, ${email}, ${await hashPassword(PASSWORD)})`;
+    const { tokens, user: signedIn } = await anon().auth.login({ email, password: PASSWORD });
+    expect(signedIn.id).toBe(odd);
+    const me = await callerFor(deps, tokens.accessToken).users.me();
+    expect(me.id).toBe(odd);
+  });
+
   it('gives the same 401 message for an unknown email and a wrong password', async () => {
     const { email } = await signUp(deps);
     const wrong = await anon()

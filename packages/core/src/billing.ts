@@ -13,7 +13,7 @@ import {
 import { and, eq, inArray, ne, notExists, notInArray, sql } from 'drizzle-orm';
 import type { EventBus } from './bus.js';
 import type { Config } from './config.js';
-import { userChannel, userEvent } from './events.js';
+import { publishOrganizationChanged, userChannel, userEvent } from './events.js';
 import type { Logger } from './logger.js';
 import type { PlanId } from './plans.js';
 import type { Stripe } from './stripe.js';
@@ -354,6 +354,8 @@ export async function processStripeEvent(deps: BillingDeps, stripe: Stripe, even
     return result;
   });
   if (outcome) {
+    // The organization row (plan, updatedAt) is cached by every api instance.
+    await publishOrganizationChanged(deps.bus, outcome.organizationId);
     log.info(
       {
         organizationId: outcome.organizationId,
@@ -390,6 +392,7 @@ export async function syncSubscription(
     }
     return result;
   });
+  if (outcome) await publishOrganizationChanged(deps.bus, outcome.organizationId);
   if (outcome?.changed) await publishBillingUpdated(deps, outcome);
   return outcome;
 }
@@ -464,6 +467,7 @@ export async function reconcileSubscriptions(deps: BillingDeps, stripe: Stripe) 
       ),
     )
     .returning({ id: organizations.id });
+  await Promise.all(orphaned.map((org) => publishOrganizationChanged(deps.bus, org.id)));
   for (const org of orphaned)
     log.warn({ organizationId: org.id }, 'billing drift: paid plan without a paid subscription; set to free');
   log.info(

@@ -73,7 +73,7 @@ export const adminRouter = router({
           description: 'Superadmins only. The last superadmin cannot be demoted (409).',
         },
       })
-      .input(z.object({ userId: z.uuid(), systemRole }))
+      .input(z.object({ userId: z.guid(), systemRole }))
       .output(user)
       .mutation(({ ctx, input }) =>
         admin.setSystemRole(ctx, ctx.session.userId, input.userId, input.systemRole),
@@ -89,7 +89,7 @@ export const adminRouter = router({
           description: 'Superadmins only. Every session of the user ends at once.',
         },
       })
-      .input(z.object({ userId: z.uuid() }))
+      .input(z.object({ userId: z.guid() }))
       .output(adminUser)
       .mutation(({ ctx, input }) => admin.setDisabled(ctx, ctx.session.userId, input.userId, true)),
 
@@ -102,7 +102,7 @@ export const adminRouter = router({
           summary: 'Enable a disabled account',
         },
       })
-      .input(z.object({ userId: z.uuid() }))
+      .input(z.object({ userId: z.guid() }))
       .output(adminUser)
       .mutation(({ ctx, input }) => admin.setDisabled(ctx, ctx.session.userId, input.userId, false)),
   }),

@@ -10,9 +10,9 @@ const source = z.enum(assetSources);
 const status = z.enum(['pending', 'ready']);
 
 const asset = z.object({
-  id: z.uuid(),
-  organizationId: z.uuid(),
-  uploadedBy: z.uuid().nullable(),
+  id: z.guid(),
+  organizationId: z.guid(),
+  uploadedBy: z.guid().nullable(),
   filename: z.string(),
   contentType: z.string(),
   size: z.number().int(),
@@ -28,7 +28,7 @@ const asset = z.object({
 const byAsset = orgResourceProcedure('assetId', 'Asset', 'MEMBER', (ctx, id) =>
   assets.assetOrganization(ctx, id),
 );
-const assetInput = z.object({ organizationId: z.uuid(), assetId: z.uuid() });
+const assetInput = z.object({ organizationId: z.guid(), assetId: z.guid() });
 
 export const assetsRouter = router({
   createUpload: orgProcedure('MEMBER')
@@ -44,7 +44,7 @@ export const assetsRouter = router({
     })
     .input(
       z.object({
-        organizationId: z.uuid(),
+        organizationId: z.guid(),
         filename: z.string().trim().min(1).max(255),
         contentType: z.string().trim().min(3).max(255).describe('MIME type, e.g. image/png'),
         size: z.number().int().min(1, { message: 'The file is empty' }).describe('Exact size in bytes'),
@@ -53,7 +53,7 @@ export const assetsRouter = router({
     )
     .output(
       z.object({
-        assetId: z.uuid(),
+        assetId: z.guid(),
         uploadUrl: z.string(),
         method: z.enum(['PUT', 'GET']),
         headers: z.record(z.string(), z.string()),
@@ -92,7 +92,7 @@ export const assetsRouter = router({
     })
     .input(
       z.object({
-        organizationId: z.uuid(),
+        organizationId: z.guid(),
         source: source.optional(),
         status: status.optional(),
         limit,

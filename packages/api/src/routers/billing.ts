@@ -4,12 +4,12 @@ import * as billing from '../services/billing.js';
 import { orgProcedure, publicProcedure, router } from '../trpc.js';
 
 const tags = ['billing'];
-const organizationId = z.uuid();
+const organizationId = z.guid();
 const seats = z.number().int().min(1).max(10_000);
 const DISABLED = 'Without STRIPE_SECRET_KEY on the server: 412 "Billing is not configured".';
 
 const billingSummary = z.object({
-  organizationId: z.uuid(),
+  organizationId: z.guid(),
   enabled: z.boolean(),
   plan: z.enum(['free', 'pro']),
   status: z.string().nullable().describe("Stripe's subscription status, or null without a subscription"),

@@ -27,7 +27,7 @@ export const invitationsRouter = router({
           'MODERATORs invite MEMBERs; ADMINs any role. Not for personal organizations; 409 for existing members. Re-inviting a pending email rotates its link and extends it (no duplicates). The link is valid for 7 days.',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), email, role: orgRole.default('MEMBER') }))
+    .input(z.object({ organizationId: z.guid(), email, role: orgRole.default('MEMBER') }))
     .output(invitation)
     .mutation(({ ctx, input }) => invitations.createInvitation(ctx, ctx.membership, input)),
 
@@ -40,7 +40,6 @@ export const invitationsRouter = router({
         summary: 'Pending and recent invitations',
       },
     })
-    .input(z.object({ organizationId: z.uuid() }))
     .output(z.object({ invitations: z.array(invitation) }))
     .query(({ ctx }) => invitations.listInvitations(ctx, ctx.membership)),
 
@@ -53,7 +52,7 @@ export const invitationsRouter = router({
         summary: 'Revoke a pending invitation',
       },
     })
-    .input(z.object({ invitationId: z.uuid() }))
+    .input(z.object({ invitationId: z.guid() }))
     .output(invitation)
     .mutation(({ ctx, input }) => invitations.revokeInvitation(ctx, ctx.membership, input.invitationId)),
 
@@ -68,7 +67,7 @@ export const invitationsRouter = router({
           'Rotates the link (the old one stops working) and extends it by 7 days. At most once a minute (429).',
       },
     })
-    .input(z.object({ invitationId: z.uuid() }))
+    .input(z.object({ invitationId: z.guid() }))
     .output(invitation)
     .mutation(({ ctx, input }) => invitations.resendInvitation(ctx, ctx.membership, input.invitationId)),
 
@@ -87,7 +86,7 @@ export const invitationsRouter = router({
     .input(z.object({ token }))
     .output(
       z.object({
-        organizationId: z.uuid(),
+        organizationId: z.guid(),
         organizationName: z.string(),
         inviterName: z.string(),
         email: z.string(),
@@ -113,7 +112,7 @@ export const invitationsRouter = router({
     .input(z.object({ token, password: password.optional(), name: personName.optional() }))
     .output(
       z.object({
-        organizationId: z.uuid(),
+        organizationId: z.guid(),
         role: orgRole,
         user,
         tokens: tokens.nullable(),

@@ -17,7 +17,7 @@ export const membersRouter = router({
           'MODERATOR or ADMIN. Oldest first; pass `nextCursor` back as `cursor` for the next page.',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), limit, cursor }))
+    .input(z.object({ organizationId: z.guid(), limit, cursor }))
     .output(z.object({ members: z.array(member), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) => members.listMembers(ctx, ctx.membership, input)),
 
@@ -32,7 +32,7 @@ export const membersRouter = router({
           'MODERATORs may promote a MEMBER to MODERATOR; ADMINs may set any role on anyone but the owner. Nobody changes their own role (400); the owner is never demoted (403).',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), userId: z.uuid(), role: orgRole }))
+    .input(z.object({ organizationId: z.guid(), userId: z.guid(), role: orgRole }))
     .output(member)
     .mutation(({ ctx, input }) => members.updateMemberRole(ctx, ctx.membership, input.userId, input.role)),
 
@@ -47,7 +47,7 @@ export const membersRouter = router({
           'MODERATORs may remove MEMBERs; ADMINs anyone but the owner. The removed user loses access at once and is told through users.events.',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), userId: z.uuid() }))
+    .input(z.object({ organizationId: z.guid(), userId: z.guid() }))
     .output(z.object({ removed: z.literal(true) }))
     .mutation(({ ctx, input }) => members.removeMember(ctx, ctx.membership, input.userId)),
 });

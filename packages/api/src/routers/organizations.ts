@@ -33,7 +33,6 @@ export const organizationsRouter = router({
         summary: 'An organization you belong to',
       },
     })
-    .input(z.object({ organizationId: z.uuid() }))
     .output(organization.extend({ role: orgRole, isOwner: z.boolean() }))
     .query(({ ctx }) => orgs.getOrganization(ctx, ctx.membership)),
 
@@ -47,7 +46,7 @@ export const organizationsRouter = router({
         description: 'Organization ADMINs only. Personal (solo) organizations cannot be renamed.',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), name: orgName }))
+    .input(z.object({ organizationId: z.guid(), name: orgName }))
     .output(organization)
     .mutation(({ ctx, input }) => orgs.renameOrganization(ctx, ctx.membership, input.name)),
 
@@ -62,7 +61,6 @@ export const organizationsRouter = router({
           'Owner only; personal organizations cannot be deleted. Members lose access at once and pending invitations are revoked; the records stay for the audit trail.',
       },
     })
-    .input(z.object({ organizationId: z.uuid() }))
     .output(z.object({ deleted: z.literal(true) }))
     .mutation(({ ctx }) => lifecycle.deleteOrganization(ctx, ctx.membership)),
 
@@ -77,7 +75,7 @@ export const organizationsRouter = router({
           'Owner only. The new owner must already be an ADMIN member; the old owner stays an ADMIN.',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), userId: z.uuid() }))
+    .input(z.object({ organizationId: z.guid(), userId: z.guid() }))
     .output(organization)
     .mutation(({ ctx, input }) => lifecycle.transferOwnership(ctx, ctx.membership, input.userId)),
 
@@ -92,7 +90,6 @@ export const organizationsRouter = router({
           'Any member but the owner (who transfers ownership first). Not for personal organizations.',
       },
     })
-    .input(z.object({ organizationId: z.uuid() }))
     .output(z.object({ left: z.literal(true) }))
     .mutation(({ ctx }) => lifecycle.leaveOrganization(ctx, ctx.membership)),
 
@@ -107,7 +104,7 @@ export const organizationsRouter = router({
           'ADMIN only. Newest first; filter by `action`; pass `nextCursor` back as `cursor` for older entries.',
       },
     })
-    .input(z.object({ organizationId: z.uuid(), limit, cursor, action: z.string().max(100).optional() }))
+    .input(z.object({ organizationId: z.guid(), limit, cursor, action: z.string().max(100).optional() }))
     .output(z.object({ entries: z.array(auditEntry), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) => listAuditLog(ctx.db, ctx.membership.organizationId, input)),
 

@@ -58,8 +58,7 @@ export const usersRouter = router({
           'Stored on the account, so every client and sign-in starts there (`lastActiveOrganizationId`).',
       },
     })
-    .input(z.object({ organizationId: z.uuid() }))
-    .output(z.object({ lastActiveOrganizationId: z.uuid() }))
+    .output(z.object({ lastActiveOrganizationId: z.guid() }))
     .mutation(({ ctx }) =>
       users.setActiveOrganization(ctx, ctx.session.userId, ctx.membership.organizationId),
     ),

@@ -13,6 +13,7 @@ import {
   PAID_STATUSES,
   preconditionFailed,
   publishBillingUpdated,
+  publishOrganizationChanged,
   STRIPE_EVENTS_HANDLED,
   type Stripe,
 } from '@woopdi/core';
@@ -105,6 +106,7 @@ async function ensureCustomer(
     .update(organizations)
     .set({ stripeCustomerId: customer.id })
     .where(and(eq(organizations.id, org.id), isNull(organizations.stripeCustomerId)));
+  await publishOrganizationChanged(deps.bus, org.id); // updatedAt moved: drop cached copies
   const [row] = await deps.db
     .select({ stripeCustomerId: organizations.stripeCustomerId })
     .from(organizations)
@@ -230,6 +232,7 @@ export async function updateSeats(deps: ServiceDeps, actor: Membership, seats: n
       await auditBilling(tx, result, 'billing.seats_changed', { requestedSeats: seats }, actor.userId);
     return result;
   });
+  if (outcome) await publishOrganizationChanged(deps.bus, outcome.organizationId);
   if (outcome?.changed) await publishBillingUpdated(deps, outcome);
   return getBilling(deps, actor);
 }

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { conflict, forbidden, notFound, publishUserEvent } from '@woopdi/core';
+import { conflict, forbidden, notFound, publishOrganizationChanged, publishUserEvent } from '@woopdi/core';
 import { type Db, type DbOrTx, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
+import type { ApiDeps } from '../context.js';
 import type { Membership } from '../middleware/membership.js';
 import { prepared } from '../prepared.js';
 import { audit } from './audit.js';
@@ -92,11 +93,16 @@ const liveOrganization = (db: Db) =>
     .where(and(eq(organizations.id, sql.placeholder('id')), isNull(organizations.deletedAt)))
     .prepare('live_organization');
 
-export async function getOrganization(deps: ServiceDeps, actor: Membership) {
-  const [org] = await prepared(deps.db, 'live_organization', liveOrganization).execute({
-    id: actor.organizationId,
-  });
-  if (!org) throw notFound('Organization');
+export async function getOrganization(deps: ServiceDeps & Pick<ApiDeps, 'authCache'>, actor: Membership) {
+  const cache = deps.authCache?.organizations;
+  let org = cache?.get(actor.organizationId);
+  if (!org) {
+    [org] = await prepared(deps.db, 'live_organization', liveOrganization).execute({
+      id: actor.organizationId,
+    });
+    if (!org) throw notFound('Organization');
+    cache?.set(org.id, org);
+  }
   return { ...publicOrganization(org), role: actor.role, isOwner: actor.isOwner };
 }
 
@@ -118,5 +124,6 @@ export async function renameOrganization(deps: ServiceDeps, actor: Membership, n
     });
     return after!;
   });
+  await publishOrganizationChanged(deps.bus, actor.organizationId);
   return publicOrganization(org);
 }
