@@ -1,5 +1,3 @@
-import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { type ApiDeps, appRouter, createContextFactory, createOpenApiDocument } from '@woopdi/api';
 import { isLocalStorage } from '@woopdi/core';
@@ -7,12 +5,13 @@ import type { DbHandle } from '@woopdi/db';
 import cors from 'cors';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import helmet from 'helmet';
-import { pinoHttp } from 'pino-http';
 import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
 import { assetUploadRoute } from './assets-upload.js';
 import { docsRouter } from './docs.js';
 import { retryAfterHeaders } from './errors.js';
 import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
+import { queryLane } from './query-lane.js';
+import { requestLog } from './request-log.js';
 import { storageRoutes } from './storage-routes.js';
 import { stripeWebhookRouter } from './stripe-webhook.js';
 import { taskEventsSse } from './task-sse.js';
@@ -25,42 +24,13 @@ export interface AppOptions extends ApiDeps {
 
 const JSON_LIMIT = '1mb';
 
-/** SSE and websocket clients send their access token in the query string: never log it. */
-export function redactUrl(url: string | undefined): string | undefined {
-  if (!url?.includes('?')) return url;
-  return url.replace(/([?&](?:token|connectionParams|access_token)=)[^&]*/g, '$1[redacted]');
-}
-
 export function createApp(options: AppOptions): Express {
   const { config, logger, sql } = options;
   const app = express();
   app.disable('x-powered-by');
   app.set('trust proxy', 'loopback, linklocal, uniquelocal');
 
-  app.use(
-    pinoHttp({
-      logger,
-      genReqId: (req, res) => {
-        const given = req.headers['x-request-id'];
-        const id = typeof given === 'string' && /^[\w-]{1,64}$/.test(given) ? given : randomUUID();
-        res.setHeader('x-request-id', id);
-        return id;
-      },
-      autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' },
-      customLogLevel: (_req, res, err) =>
-        err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info',
-      serializers: {
-        req: (req: IncomingMessage & { id?: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: redactUrl(req.url),
-        }),
-        res: (res: ServerResponse) => ({ statusCode: res.statusCode }),
-      },
-      // The gates fill these in: every request line says who it acted as, and in which org.
-      customProps: (req) => ({ ...(req as { woopdiLog?: object }).woopdiLog }),
-    }),
-  );
+  app.use(requestLog(app, logger));
   app.use(recordHttpMetrics);
   app.use(helmet());
   app.use(
@@ -107,6 +77,15 @@ export function createApp(options: AppOptions): Express {
       logger.error({ err: error.cause ?? error, path }, 'procedure failed');
   };
 
+  // GET calls of query procedures (the hot path) skip the adapters' per-call machinery.
+  app.use(
+    queryLane({
+      router: appRouter,
+      createContext,
+      onError,
+      errorHeaders: retryAfterHeaders,
+    }),
+  );
   app.use(
     '/trpc',
     createExpressMiddleware({

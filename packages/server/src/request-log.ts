@@ -1,0 +1,74 @@
+// One log line per request (request id, method, redacted url, status, duration, and the user and
+// organization the gates resolved), written by pino without pino-http's per-request child logger
+// and serializers: on the hot path those cost more than the rest of the request (issue #11).
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '@woopdi/core';
+import type { Express, RequestHandler } from 'express';
+
+declare module 'node:http' {
+  interface IncomingMessage {
+    /** This request's logger (carries its request id); made on first use. */
+    log: Logger;
+  }
+}
+
+/** Filled in by the gates (api's createContext shares the object): who the request acted as. */
+export interface LogCarrier {
+  id?: string;
+  woopdiLog?: { userId?: string; organizationId?: string };
+}
+
+/** SSE and websocket clients send their access token in the query string: never log it. */
+export function redactUrl(url: string | undefined): string | undefined {
+  if (!url?.includes('?')) return url;
+  return url.replace(/([?&](?:token|connectionParams|access_token|sig)=)[^&]*/g, '$1[redacted]');
+}
+
+const REQUEST_ID = /^[\w-]{1,64}$/;
+const quiet = new Set(['/healthz', '/readyz']);
+
+/** A caller's own request id when it is a sane token, else a new one; echoed as x-request-id. */
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
+
+export function requestLog(app: Express, logger: Logger): RequestHandler {
+  // `req.log` for the few handlers that log an error: a child logger made only when asked for.
+  Object.defineProperty(app.request, 'log', {
+    configurable: true,
+    get(this: IncomingMessage & LogCarrier & { _log?: Logger }) {
+      this._log ??= logger.child({ reqId: this.id });
+      return this._log;
+    },
+  });
+  return (req, res, next) => {
+    const carrier = req as unknown as LogCarrier;
+    carrier.id = requestId(req, res);
+    carrier.woopdiLog = {};
+    if (quiet.has(req.url)) return next();
+    const started = performance.now();
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
+      logger[level](
+        {
+          req: { id: carrier.id, method: req.method, url: redactUrl(req.originalUrl ?? req.url) },
+          res: { statusCode: status },
+          responseTime: Math.round(performance.now() - started),
+          ...carrier.woopdiLog,
+        },
+        res.writableFinished ? 'request completed' : 'request aborted',
+      );
+    };
+    res.on('finish', done);
+    res.on('close', done);
+    next();
+  };
+}
