@@ -97,9 +97,13 @@ export function createApp(options: AppOptions): Express {
     }),
   );
 
-  // The document is generated once: it is large and the router never changes at runtime.
-  const openApiDocument = createOpenApiDocument(`${options.publicUrl}/api`);
-  app.get('/openapi.json', (_req, res) => void res.json(openApiDocument));
+  // Generated on first request, then kept: it is large, slow to build (most of a cold start) and
+  // the router never changes at runtime.
+  let openApiDocument: ReturnType<typeof createOpenApiDocument> | undefined;
+  app.get('/openapi.json', (_req, res) => {
+    openApiDocument ??= createOpenApiDocument(`${options.publicUrl}/api`);
+    res.json(openApiDocument);
+  });
   app.use(docsRouter());
 
   // Multipart uploads stream to storage: mounted before /api, whose JSON parser would read the body.

@@ -45,6 +45,9 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
       return this._log;
     },
   });
+  // The access line is built from known fields (the url already redacted), so it skips the root
+  // logger's path redaction, which would otherwise run on every request.
+  const access = logger.child({}, { redact: { paths: [] } });
   return (req, res, next) => {
     const carrier = req as unknown as LogCarrier;
     carrier.id = requestId(req, res);
@@ -56,8 +59,8 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
       res.off('close', done);
       const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
       const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      if (!logger.isLevelEnabled(level)) return;
-      logger[level](
+      if (!access.isLevelEnabled(level)) return;
+      access[level](
         {
           req: { id: carrier.id, method: req.method, url: redactUrl(req.originalUrl ?? req.url) },
           res: { statusCode: status },

@@ -21,7 +21,7 @@ interface Api {
 }
 
 function spawnApi(env: Record<string, string>, port: number): Api {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main-api.ts'], {
+  const child = spawn(process.execPath, ['dist/main-api.js'], {
     cwd: serverDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

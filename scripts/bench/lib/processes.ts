@@ -14,12 +14,12 @@ export function woopdiCommand(entry: 'main-api' | 'main-worker' | 'main'): {
   args: string[];
   compiled: boolean;
 } {
-  const compiled = `${repo}packages/server/dist/src/${entry}.js`;
-  const compiledFlat = `${repo}packages/server/dist/${entry}.js`;
-  if (process.env.BENCH_SOURCE !== '1')
-    for (const file of [compiledFlat, compiled])
-      if (existsSync(file)) return { args: [file], compiled: true };
-  return { args: ['--import', 'tsx', `${repo}packages/server/src/${entry}.ts`], compiled: false };
+  const compiled = `${repo}packages/server/dist/${entry}.js`;
+  if (process.env.BENCH_SOURCE !== '1' && existsSync(compiled)) return { args: [compiled], compiled: true };
+  return {
+    args: ['--import', 'tsx', '--conditions=@woopdi/source', `${repo}packages/server/src/${entry}.ts`],
+    compiled: false,
+  };
 }
 
 export function spawnNode(
