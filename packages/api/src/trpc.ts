@@ -1,6 +1,6 @@
 // The only place procedures are built: context type, error shape, and the gates.
 import { initTRPC, TRPCError } from '@trpc/server';
-import { type Feature, forbidden, notFound } from '@woopdi/core';
+import { dependencyUnavailable, type Feature, forbidden, notFound } from '@woopdi/core';
 import type { OrgRole, SystemRole } from '@woopdi/db';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
@@ -48,7 +48,7 @@ function describeIssues(error: ZodError): string {
 
 /** Core's AppErrors (services never import tRPC) as the tRPC errors that carry their codes. */
 function asTRPCError(error: unknown): unknown {
-  const appError = error instanceof TRPCError ? undefined : appErrorOf(error);
+  const appError = error instanceof TRPCError ? undefined : (appErrorOf(error) ?? dependencyUnavailable(error));
   return appError ? toTRPCError(appError) : error;
 }
 
@@ -59,7 +59,10 @@ function asTRPCError(error: unknown): unknown {
 function mapResult<R extends { ok: boolean; error?: TRPCError }>(result: R): R {
   const error = result.ok ? undefined : result.error;
   if (!error) return result;
-  const appError = error.code === 'INTERNAL_SERVER_ERROR' ? appErrorOf(error.cause ?? error) : undefined;
+  const appError =
+    error.code === 'INTERNAL_SERVER_ERROR'
+      ? (appErrorOf(error.cause ?? error) ?? dependencyUnavailable(error.cause))
+      : undefined;
   if (appError) throw toTRPCError(appError);
   if (error.code === 'BAD_REQUEST' && error.cause instanceof ZodError) {
     throw new TRPCError({ code: 'BAD_REQUEST', message: describeIssues(error.cause), cause: error.cause });

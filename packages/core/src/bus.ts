@@ -15,6 +15,8 @@ export interface EventBus {
   readonly kind: 'redis' | 'memory';
   publish(channel: string, event: unknown): Promise<void>;
   subscribe<T = unknown>(channel: string, options?: { signal?: AbortSignal }): BusSubscription<T>;
+  /** Resolves when the bus answers (readiness checks); the in-process bus always does. */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -95,6 +97,7 @@ export function createMemoryBus(): EventBus {
         options?.signal,
       );
     },
+    async ping() {},
     async close() {
       emitter.removeAllListeners();
     },
@@ -154,6 +157,9 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
         },
         opts?.signal,
       );
+    },
+    async ping() {
+      await publisher.ping();
     },
     async close() {
       listeners.clear();

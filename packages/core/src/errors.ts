@@ -8,7 +8,8 @@ export type AppErrorCode =
   | 'CONFLICT'
   | 'PRECONDITION_FAILED'
   | 'PAYLOAD_TOO_LARGE'
-  | 'TOO_MANY_REQUESTS';
+  | 'TOO_MANY_REQUESTS'
+  | 'SERVICE_UNAVAILABLE';
 
 export class AppError extends Error {
   constructor(
@@ -32,4 +33,48 @@ export const preconditionFailed = (message: string) => new AppError('PRECONDITIO
 export const tooManyRequests = (message: string, retryAfterSeconds: number) =>
   new AppError('TOO_MANY_REQUESTS', message, { retryAfterSeconds });
 
+export const serviceUnavailable = (message: string, retryAfterSeconds = 5) =>
+  new AppError('SERVICE_UNAVAILABLE', message, { retryAfterSeconds });
+
 export const isAppError = (e: unknown): e is AppError => e instanceof AppError;
+
+// Connection-level failures of PostgreSQL (the postgres driver's codes, SQLSTATE classes 08 and 57P,
+// too_many_connections) and of Redis (ioredis): the dependency is down, not the request wrong.
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '53300',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/**
+ * An AppError (503, Retry-After) when `error` — or anything in its cause chain — says PostgreSQL
+ * or Redis cannot be reached; undefined for every other error.
+ */
+export function dependencyUnavailable(error: unknown): AppError | undefined {
+  for (let e = error, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, name, message } = e as { code?: unknown; name?: unknown; message?: unknown };
+    const which =
+      typeof code === 'string' && (UNREACHABLE.has(code) || code.startsWith('08'))
+        ? 'database'
+        : name === 'MaxRetriesPerRequestError' ||
+            (typeof message === 'string' && /^Connection is closed|^Stream isn't writeable/.test(message))
+          ? 'event bus'
+          : undefined;
+    if (which)
+      return serviceUnavailable(
+        `The service is temporarily unavailable (its ${which} cannot be reached). Try again in a few seconds.`,
+      );
+  }
+  return undefined;
+}

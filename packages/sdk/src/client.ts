@@ -1,4 +1,11 @@
-import { createTRPCClient, httpBatchLink, httpLink, splitLink, type TRPCClient } from '@trpc/client';
+import {
+  createTRPCClient,
+  httpBatchLink,
+  httpLink,
+  retryLink,
+  splitLink,
+  type TRPCClient,
+} from '@trpc/client';
 import { authLink, type SentTokens } from './auth-link.js';
 import { isUnauthorized, Session, type TokensListener } from './session.js';
 import {
@@ -12,6 +19,9 @@ import { createTasks, type WoopdiTasks } from './tasks.js';
 import type { AppRouter, RouterInputs, RouterOutputs, WoopdiTokens } from './types.js';
 
 /** A `fetch`-compatible function (the platform's, or a wrapper for logging, tests, retries). */
+/** How often a query answered 503 (service temporarily unavailable) is tried again. */
+const QUERY_RETRIES = 3;
+
 export type FetchLike = NonNullable<Parameters<typeof httpBatchLink>[0]['fetch']>;
 
 export interface WoopdiClientOptions {
@@ -114,6 +124,13 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
   const api = createTRPCClient<AppRouter>({
     links: [
       authLink(session, sent),
+      // A dependency outage answers 503: queries (idempotent) are tried again with backoff;
+      // mutations never, so nothing is done twice.
+      retryLink({
+        retry: ({ op, error, attempts }) =>
+          op.type === 'query' && error.data?.httpStatus === 503 && attempts <= QUERY_RETRIES,
+        retryDelayMs: (attempt) => Math.min(4_000, 250 * 2 ** attempt) * (0.75 + Math.random() / 2),
+      }),
       splitLink({
         condition: (op) => op.type === 'subscription',
         true: subscriptions.link,

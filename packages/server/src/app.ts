@@ -45,21 +45,34 @@ export function createApp(options: AppOptions): Express {
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/metrics', metricsRoute);
-  app.get('/readyz', async (_req, res) => {
+  // Each dependency answers within 2 s or counts as down; Redis only when it is the bus (service mode).
+  const check = async (probe: () => Promise<unknown>): Promise<'ok' | 'down'> => {
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([
-        sql`select 1`,
+        probe(),
         new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('database timeout')), 2000);
+          timer = setTimeout(() => reject(new Error('timeout')), 2000);
         }),
       ]);
-      res.json({ status: 'ok', database: 'ok' });
+      return 'ok';
     } catch {
-      res.status(503).json({ status: 'unavailable', database: 'unreachable' });
+      return 'down';
     } finally {
       clearTimeout(timer);
     }
+  };
+  app.get('/readyz', async (_req, res) => {
+    const bus = options.bus;
+    const [database, redis] = await Promise.all([
+      check(() => sql`select 1`),
+      bus.kind === 'redis' && bus.ping ? check(() => bus.ping!()) : undefined,
+    ]);
+    const ready = database === 'ok' && redis !== 'down';
+    if (!ready) res.setHeader('Retry-After', '5');
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ok' : 'unavailable', database, ...(redis && { redis }) });
   });
 
   // Before any body parser: the signature covers the raw bytes.

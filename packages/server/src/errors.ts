@@ -1,12 +1,15 @@
 import type { TRPCError } from '@trpc/server';
 import { appErrorOf } from '@woopdi/api';
-import type { AppErrorCode } from '@woopdi/core';
+import { type AppErrorCode, dependencyUnavailable } from '@woopdi/core';
 
-/** Adds Retry-After to 429 answers, on tRPC and REST alike. */
+/** Adds Retry-After to 429 and 503 answers, on tRPC and REST alike. */
 export function retryAfterHeaders(errors: readonly TRPCError[]): Record<string, string> | undefined {
   for (const error of errors) {
     const seconds = appErrorOf(error)?.details?.retryAfterSeconds;
-    if (error.code === 'TOO_MANY_REQUESTS' && typeof seconds === 'number') {
+    if (
+      (error.code === 'TOO_MANY_REQUESTS' || error.code === 'SERVICE_UNAVAILABLE') &&
+      typeof seconds === 'number'
+    ) {
       return { 'Retry-After': String(Math.max(1, Math.ceil(seconds))) };
     }
   }
@@ -23,6 +26,7 @@ export const httpStatusOf: Record<AppErrorCode, number> = {
   PRECONDITION_FAILED: 412,
   PAYLOAD_TOO_LARGE: 413,
   TOO_MANY_REQUESTS: 429,
+  SERVICE_UNAVAILABLE: 503,
 };
 
 export interface ErrorResponse {
@@ -32,7 +36,7 @@ export interface ErrorResponse {
 
 /** Status and JSON body for a core AppError (routes outside tRPC); undefined for anything else. */
 export function errorResponseOf(error: unknown): ErrorResponse | undefined {
-  const appError = appErrorOf(error);
+  const appError = appErrorOf(error) ?? dependencyUnavailable(error);
   if (!appError) return undefined;
   return {
     status: httpStatusOf[appError.code] ?? 400,

@@ -1,8 +1,11 @@
 // Health and readiness, security headers, CORS and request ids on the running server.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createEventBus } from '@woopdi/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRuntime, startApiServer } from '../src/index.js';
-import { leaksOf, startTestServer, type TestServer } from './helpers.js';
+import { freePort, leaksOf, startTestServer, type TestServer } from './helpers.js';
 
 let server: TestServer;
 
@@ -34,7 +37,8 @@ async function expectUnready(url: string) {
   const elapsed = Date.now() - started;
   expect(res.status).toBe(503);
   expect(res.headers.get('content-type')).toMatch(/application\/json/);
-  expect(await res.json()).toEqual({ status: 'unavailable', database: 'unreachable' });
+  expect(res.headers.get('retry-after')).toBe('5');
+  expect(await res.json()).toEqual({ status: 'unavailable', database: 'down' });
   expect(elapsed).toBeLessThan(3000);
   // Liveness does not depend on the database: the process itself is fine.
   expect((await fetch(`${url}/healthz`)).status).toBe(200);
@@ -53,20 +57,64 @@ describe('health', () => {
     expect(await res.json()).toEqual({ status: 'ok', database: 'ok' });
   });
 
+  it('reports Redis apart from the database, and is 503 while the Redis bus is down', async () => {
+    // A private redis-server (never the machine's shared one), killed under a running api.
+    const port = await freePort();
+    const redis = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    try {
+      const bus = createEventBus(`redis://127.0.0.1:${port}`);
+      await expect
+        .poll(
+          () =>
+            bus.ping!().then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 10_000 },
+        )
+        .toBe(true);
+      const runtime = createRuntime(server.deps.config, server.deps.databaseUrl, server.deps.logger, bus);
+      const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+      try {
+        const up = await fetch(`${api.url}/readyz`);
+        expect(up.status).toBe(200);
+        expect(await up.json()).toEqual({ status: 'ok', database: 'ok', redis: 'ok' });
+        redis.kill('SIGKILL');
+        await once(redis, 'exit');
+        const down = await fetch(`${api.url}/readyz`, { signal: AbortSignal.timeout(5000) });
+        expect(down.status).toBe(503);
+        expect(down.headers.get('retry-after')).toBe('5');
+        expect(await down.json()).toEqual({ status: 'unavailable', database: 'ok', redis: 'down' });
+      } finally {
+        await api.stop();
+        await runtime.close();
+      }
+    } finally {
+      if (redis.exitCode === null) redis.kill('SIGKILL');
+    }
+  });
+
   it('answers /readyz with a JSON 503 at once when the database refuses connections', async () => {
     await withServerOn('postgres://postgres@127.0.0.1:1/nope', expectUnready);
   });
 
-  it('answers a procedure that needs the unreachable database with a 500 that reveals nothing', async () => {
+  it('answers a procedure that needs the unreachable database with a 503 and Retry-After that reveal nothing', async () => {
     await withServerOn('postgres://postgres@127.0.0.1:1/nope', async (url) => {
       const body = JSON.stringify({ email: 'someone@example.com', password: 'whatever-password' });
       const headers = { 'content-type': 'application/json' };
       for (const path of ['/api/auth/login', '/trpc/auth.login']) {
         const res = await fetch(`${url}${path}`, { method: 'POST', headers, body });
         const text = await res.text();
-        expect(res.status, path).toBe(500);
-        expect(text, path).toMatch(/INTERNAL_SERVER_ERROR/);
-        expect(text, path).toMatch(/Something went wrong on our side/);
+        expect(res.status, path).toBe(503);
+        expect(res.headers.get('retry-after'), path).toBe('5');
+        expect(text, path).toMatch(/SERVICE_UNAVAILABLE/);
+        expect(text, path).toMatch(/temporarily unavailable \(its database cannot be reached\)/);
         expect(leaksOf(text), text).toEqual([]);
         expect(text, path).not.toMatch(/ECONNREFUSED|127\.0\.0\.1|postgres/i);
       }
