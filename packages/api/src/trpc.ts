@@ -48,7 +48,8 @@ function describeIssues(error: ZodError): string {
 
 /** Core's AppErrors (services never import tRPC) as the tRPC errors that carry their codes. */
 function asTRPCError(error: unknown): unknown {
-  const appError = error instanceof TRPCError ? undefined : (appErrorOf(error) ?? dependencyUnavailable(error));
+  const appError =
+    error instanceof TRPCError ? undefined : (appErrorOf(error) ?? dependencyUnavailable(error));
   return appError ? toTRPCError(appError) : error;
 }
 
