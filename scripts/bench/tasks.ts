@@ -1,318 +1,409 @@
-// `pnpm bench:tasks` (or `pnpm exec tsx scripts/bench/tasks.ts`): what the task pipeline costs on
-// top of graphile-worker, measured in one run against a fresh database, the real Redis bus, an
-// in-process API (the tRPC router through its gates, no HTTP) and an in-process worker.
+// `pnpm bench:tasks`: Woopdi's task pipeline beside raw graphile-worker, measured in one run, every
+// figure printed with its ratio to the baseline (DESIGN §10, issue #12).
 //
-//   (c) raw graphile-worker: addJob → handler start, 200 jobs one at a time (a trivial task, its own
-//       run() on the same database, before the Woopdi worker starts).
-//   (a) tasks.start returning → first event at a subscribed client (tasks.events, which subscribes to
-//       the bus, then backfills from task_events: an event that beat the subscription still counts),
-//       200 one-step tasks one at a time.
-//   (b) throughput: 2,000 one-step tasks (intervalMs 10) started by 16 concurrent clients, each task
-//       followed by 4 subscribers (8,000 tasks.events streams); from the first start to the last
-//       task_end received by a subscriber. Every stream is checked to receive seq 1..3 in order.
+// Woopdi: the api and the worker in service mode as separate processes (the compiled runtime when it
+// is built, see pipeline/processes.ts), real PostgreSQL and Redis, driven over HTTP and websockets:
+//   latency  `POST /api/organizations/{id}/tasks` (example_streaming, 1 step, intervalMs 0) sent →
+//            first event on `/tasks/{id}/ws`, opened as soon as the POST answers; tasks one at a time;
+//   online   CLIENTS clients, each starting a task and following it to task_end, then the next;
+//   drain    a backlog of tasks queued with the worker stopped, every one followed by a websocket,
+//            then the worker started: first event → last task_end.
+//   Every followed task must deliver seq 1, 2, 3 (task_start, progress, task_end) exactly once, in
+//   order, and close with 1000; the run fails otherwise.
+// Baseline: raw graphile-worker in its own process (pipeline/raw-graphile-worker.ts), a trivial task
+// that publishes to Redis, the same concurrency; the load client adds jobs with graphile's own
+// WorkerUtils and listens with a Redis subscriber:
+//   latency  addJob called → message at the subscriber;   online  CLIENTS clients, each adding a job
+//   and awaiting its message;   drain  a backlog added with the worker stopped, first → last message.
+// A warm-up of each system first, then ROUNDS rounds alternating which system goes first. This
+// process is the load client only; every server is a child process.
 //
-// Environment: TEST_DATABASE_URL (where to create databases, as for the tests; default
-// postgres://postgres@127.0.0.1:5432/postgres: a database woopdi_bench_* is created, migrated and
-// dropped), REDIS_URL (default redis://127.0.0.1:6379).
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
-import { join } from 'node:path';
+// Sizes (defaults are the documented benchmark; the variables serve quick smoke runs):
+//   BENCH_LATENCY_TASKS=200 BENCH_TASKS=2000 BENCH_DRAIN_TASKS=2000 BENCH_CLIENTS=16 BENCH_ROUNDS=2
+//   BENCH_WARMUP=20, WORKER_CONCURRENCY (default: Woopdi's default, 16, for both)
+// Environment: BENCH_ADMIN_URL (default postgres://postgres@127.0.0.1:5432/postgres: scratch databases
+// are created and dropped), REDIS_URL (default redis://127.0.0.1:6379), BENCH_SOURCE=1 (run the
+// TypeScript sources even when dist/ is built).
+import type { ChildProcess } from 'node:child_process';
+import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { appRouter, createAccessTokens, createCallerFactory } from '@woopdi/api';
+import { Logger as GraphileLogger, makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
+import WebSocket from 'ws';
 import {
-  createLocalStorage,
-  createLogger,
-  createRateLimits,
-  createRedisBus,
-  isTerminalEvent,
-  loadConfig,
-  type TaskEvent,
-} from '@woopdi/core';
-import { createDb, migrate } from '@woopdi/db';
-import { startWorker } from '@woopdi/worker';
-import * as graphile from 'graphile-worker';
+  createRedis,
+  freePort,
+  here,
+  intEnv,
+  mean,
+  ms,
+  quantile,
+  type ScratchDatabase,
+  scratchDatabase,
+  seedAccount,
+  spawnNode,
+  startApi,
+  startWorkerProcess,
+  stopProcess,
+  table,
+  waitForLine,
+  woopdiEntry,
+} from './pipeline/processes.js';
 
-const intEnv = (name: string, fallback: number) => {
-  const v = Number(process.env[name]);
-  return Number.isInteger(v) && v >= 0 && process.env[name] !== '' ? v : fallback;
-};
-// The defaults are the documented benchmark; the variables only serve quick experiments.
-const LATENCY_TASKS = intEnv('BENCH_LATENCY_TASKS', 200);
-const WARMUP = 20;
-const THROUGHPUT_TASKS = intEnv('BENCH_TASKS', 2_000);
-const SUBSCRIBERS_PER_TASK = intEnv('BENCH_SUBSCRIBERS', 4);
-const STARTERS = intEnv('BENCH_STARTERS', 16);
-const WORKER_CONCURRENCY = 10;
-const POLL_INTERVAL_MS = 50;
+const LATENCY = intEnv('BENCH_LATENCY_TASKS', 200);
+const ONLINE = intEnv('BENCH_TASKS', 2_000);
+const DRAIN = intEnv('BENCH_DRAIN_TASKS', 2_000);
+const CLIENTS = intEnv('BENCH_CLIENTS', 16);
+const ROUNDS = Math.max(1, intEnv('BENCH_ROUNDS', 2));
+const WARMUP = intEnv('BENCH_WARMUP', 20);
+const CONCURRENCY = intEnv('WORKER_CONCURRENCY', 16);
 
-const adminUrl = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-
-const quantile = (values: number[], q: number) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-};
-const ms = (v: number) => `${v.toFixed(2)} ms`;
-
-function withDatabase(url: string, database: string) {
-  const u = new URL(url);
-  u.pathname = `/${database}`;
-  return u.toString();
+interface Figures {
+  system: 'raw graphile-worker' | 'Woopdi';
+  round: number;
+  latencies: number[];
+  onlinePerSecond: number;
+  drainPerSecond: number;
+  /** Woopdi: how long the POST took, and the websocket open after it answered. */
+  posts?: number[];
+  opens?: number[];
 }
 
-async function main() {
-  const dbName = `woopdi_bench_${randomBytes(4).toString('hex')}`;
-  const admin = createDb(adminUrl, { max: 1 });
-  await admin.sql.unsafe(`create database "${dbName}"`);
-  const databaseUrl = withDatabase(adminUrl, dbName);
-  const cleanup: Array<() => Promise<unknown>> = [
-    async () => {
-      await admin.sql.unsafe(`drop database if exists "${dbName}" with (force)`);
-      await admin.close();
+/** Runs `n` jobs from CLIENTS concurrent loops; `one` does a job and returns when it is done. */
+async function clients(n: number, one: (i: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(CLIENTS, n) }, async () => {
+      while (next < n) await one(next++);
+    }),
+  );
+}
+
+// --- raw graphile-worker ------------------------------------------------------------------------
+
+interface Raw {
+  db: ScratchDatabase;
+  utils: WorkerUtils;
+  worker: ChildProcess | undefined;
+  /** Resolves the waiter of job `i` when its message arrives. */
+  waiters: Map<number, (at: number) => void>;
+  counter: number;
+  /** Starts the worker process (after a stop, for the drain). */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function rawSetup(): Promise<Raw> {
+  const db = await scratchDatabase('raw', false);
+  const channel = `bench:raw:${process.pid}`;
+  const env = { DATABASE_URL: db.url, BENCH_CHANNEL: channel, WORKER_CONCURRENCY: String(CONCURRENCY) };
+  const subscriber = createRedis();
+  const raw: Raw = {
+    db,
+    utils: await makeWorkerUtils({ connectionString: db.url, logger: new GraphileLogger(() => () => {}) }),
+    worker: undefined,
+    waiters: new Map(),
+    counter: 0,
+    async start() {
+      raw.worker = spawnNode(['--import', 'tsx', `${here}raw-graphile-worker.ts`], env);
+      await waitForLine(raw.worker, /^ready$/);
     },
-  ];
+    async close() {
+      await stopProcess(raw.worker);
+      await raw.utils.release();
+      await subscriber.quit();
+      // graphile's pool ends its clients asynchronously: let it finish before the database goes.
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await db.drop();
+    },
+  };
+  await raw.utils.migrate();
+  subscriber.on('message', (_channel, message) => {
+    const at = performance.now();
+    const i = Number(message);
+    raw.waiters.get(i)?.(at);
+    raw.waiters.delete(i);
+  });
+  await subscriber.subscribe(channel);
+  await raw.start();
+  return raw;
+}
+
+async function rawJob(raw: Raw): Promise<number> {
+  const i = raw.counter++;
+  const arrived = new Promise<number>((resolve) => raw.waiters.set(i, resolve));
+  const t0 = performance.now();
+  await raw.utils.addJob('bench_raw', { i });
+  return (await arrived) - t0;
+}
+
+async function rawRound(raw: Raw, round: number, sizes = { latency: LATENCY, online: ONLINE, drain: DRAIN }) {
+  const latencies: number[] = [];
+  for (let i = 0; i < sizes.latency; i++) latencies.push(await rawJob(raw));
+
+  const o0 = performance.now();
+  await clients(sizes.online, async () => void (await rawJob(raw)));
+  const onlinePerSecond = sizes.online / ((performance.now() - o0) / 1000);
+
+  // Drain: the backlog is added while no worker runs, then one starts.
+  await stopProcess(raw.worker);
+  const first = raw.counter;
+  raw.counter += sizes.drain;
+  const all = Promise.all(
+    Array.from({ length: sizes.drain }, (_, k) => new Promise<number>((r) => raw.waiters.set(first + k, r))),
+  );
+  await raw.utils.addJobs(
+    Array.from({ length: sizes.drain }, (_, k) => ({ identifier: 'bench_raw', payload: { i: first + k } })),
+  );
+  await raw.start();
+  const times = await all;
+  const drainPerSecond = (sizes.drain - 1) / ((Math.max(...times) - Math.min(...times)) / 1000);
+  return {
+    system: 'raw graphile-worker',
+    round,
+    latencies,
+    onlinePerSecond,
+    drainPerSecond,
+  } satisfies Figures;
+}
+
+// --- Woopdi --------------------------------------------------------------------------------------
+
+interface Woopdi {
+  db: ScratchDatabase;
+  port: number;
+  base: string;
+  api: ChildProcess;
+  worker: ChildProcess | undefined;
+  token: string;
+  organizationId: string;
+  /** Followed tasks whose stream was not exactly seq 1, 2, 3 closed with 1000. */
+  bad: string[];
+  startWorker(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function woopdiSetup(): Promise<Woopdi> {
+  const db = await scratchDatabase('woopdi', true);
+  const port = await freePort();
+  const env = { databaseUrl: db.url, port, extra: { WORKER_CONCURRENCY: String(CONCURRENCY) } };
+  const api = await startApi(env);
+  const base = `http://127.0.0.1:${port}`;
+  const account = await seedAccount(base);
+  const w: Woopdi = {
+    db,
+    port,
+    base,
+    api,
+    worker: await startWorkerProcess(env),
+    ...account,
+    bad: [],
+    async startWorker() {
+      w.worker = await startWorkerProcess(env);
+    },
+    async close() {
+      await stopProcess(w.worker);
+      await stopProcess(w.api);
+      await db.drop();
+    },
+  };
+  return w;
+}
+
+async function startTask(w: Woopdi): Promise<string> {
+  const res = await fetch(`${w.base}/api/organizations/${w.organizationId}/tasks`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${w.token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ kind: 'example_streaming', input: { steps: 1, intervalMs: 0 } }),
+  });
+  if (!res.ok) throw new Error(`tasks.start: ${res.status} ${await res.text()}`);
+  return ((await res.json()) as { taskId: string }).taskId;
+}
+
+interface Followed {
+  /** Resolves when the websocket is open (performance.now()). */
+  opened: Promise<number>;
+  /** Resolves at close: when the first and the last frame arrived. */
+  done: Promise<{ first: number; last: number }>;
+}
+
+/** Follows a task on the plain websocket; a stream other than seq 1, 2, 3 closed with 1000 is recorded. */
+function follow(w: Woopdi, taskId: string): Followed {
+  const ws = new WebSocket(`ws://127.0.0.1:${w.port}/tasks/${taskId}/ws?token=${w.token}`, {
+    perMessageDeflate: false,
+  });
+  const seqs: number[] = [];
+  let first = Number.NaN;
+  let last = Number.NaN;
+  ws.on('message', (data) => {
+    last = performance.now();
+    if (seqs.length === 0) first = last;
+    seqs.push((JSON.parse(String(data)) as { seq: number }).seq);
+  });
+  ws.on('error', () => undefined);
+  const opened = new Promise<number>((resolve) => ws.once('open', () => resolve(performance.now())));
+  const done = new Promise<{ first: number; last: number }>((resolve) =>
+    ws.once('close', (code) => {
+      if (code !== 1000 || seqs.join() !== '1,2,3') w.bad.push(`${taskId}: ${seqs.join() || '-'} (${code})`);
+      resolve({ first, last });
+    }),
+  );
+  return { opened, done };
+}
+
+async function woopdiRound(
+  w: Woopdi,
+  round: number,
+  sizes = { latency: LATENCY, online: ONLINE, drain: DRAIN },
+) {
+  const latencies: number[] = [];
+  const posts: number[] = [];
+  const opens: number[] = [];
+  for (let i = 0; i < sizes.latency; i++) {
+    const t0 = performance.now();
+    const taskId = await startTask(w);
+    const t1 = performance.now();
+    const followed = follow(w, taskId);
+    const { first } = await followed.done;
+    latencies.push(first - t0);
+    posts.push(t1 - t0);
+    opens.push((await followed.opened) - t1);
+  }
+
+  const o0 = performance.now();
+  await clients(sizes.online, async () => void (await follow(w, await startTask(w)).done));
+  const onlinePerSecond = sizes.online / ((performance.now() - o0) / 1000);
+
+  // Drain: the backlog is queued while no worker runs, every task already followed; then one starts.
+  await stopProcess(w.worker);
+  const followed: Followed[] = [];
+  await clients(sizes.drain, async () => void followed.push(follow(w, await startTask(w))));
+  await Promise.all(followed.map((f) => f.opened));
+  await w.startWorker();
+  const ends = await Promise.all(followed.map((f) => f.done));
+  const drainSeconds = (Math.max(...ends.map((e) => e.last)) - Math.min(...ends.map((e) => e.first))) / 1000;
+  const drainPerSecond = (sizes.drain - 1) / drainSeconds;
+  return {
+    system: 'Woopdi',
+    round,
+    latencies,
+    onlinePerSecond,
+    drainPerSecond,
+    posts,
+    opens,
+  } satisfies Figures;
+}
+
+// --- the run -------------------------------------------------------------------------------------
+
+async function main() {
+  const entry = woopdiEntry('api');
+  const [pg] = await (async () => {
+    const { default: postgres } = await import('postgres');
+    const sql = postgres(process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres', {
+      max: 1,
+      onnotice: () => {},
+    });
+    const rows = await sql<{ v: string }[]>`select current_setting('server_version') as v`;
+    await sql.end();
+    return rows.map((r) => r.v);
+  })();
+  console.log(
+    `\nWoopdi task pipeline vs raw graphile-worker — node ${process.version}, ${cpus().length} cores, PostgreSQL ${pg}, Redis ${process.env.REDIS_URL || 'redis://127.0.0.1:6379'}`,
+  );
+  console.log(
+    `Woopdi runtime: ${entry.compiled ? 'compiled (node packages/server/dist/main-*.js)' : 'TypeScript sources through tsx'}; worker concurrency ${CONCURRENCY} (both); ${CLIENTS} clients; ${ROUNDS} rounds after a warm-up\n`,
+  );
+
+  const raw = await rawSetup();
+  const woopdi = await woopdiSetup();
+  const figures: Figures[] = [];
   try {
-    await migrate(databaseUrl);
-    const [row] = await admin.sql<{ version: string }[]>`select current_setting('server_version') as version`;
-    const version = row?.version ?? 'unknown';
-
-    const config = loadConfig({
-      LOG_LEVEL: 'silent',
-      JWT_SECRET: 'bench-jwt-secret-0123456789-0123456789-0123',
-      RATE_LIMIT_SIGNUP: '1000/3600',
-      REDIS_URL: redisUrl,
-    });
-    const logger = createLogger({ level: 'silent' });
-    const prefix = `bench:${randomBytes(4).toString('hex')}:`;
-    const apiDb = createDb(databaseUrl, { max: 20 });
-    const workerDb = createDb(databaseUrl, { max: 15 });
-    const apiBus = createRedisBus({ url: redisUrl, prefix });
-    const workerBus = createRedisBus({ url: redisUrl, prefix });
-    const rateLimits = createRateLimits({ redisUrl, prefix: `${prefix}rl:`, rules: config.rateLimits });
-    const storageDir = await mkdtemp(join(tmpdir(), 'woopdi-bench-files-'));
-    const storage = createLocalStorage({
-      dir: storageDir,
-      signingSecret: config.jwt.secret,
-      publicUrl: 'http://localhost:0',
-    });
-    cleanup.unshift(async () => {
-      await Promise.allSettled([apiBus.close(), workerBus.close(), rateLimits.close()]);
-      await Promise.allSettled([apiDb.close(), workerDb.close()]);
-      await rm(storageDir, { recursive: true, force: true });
-    });
-    const deps = {
-      db: apiDb.db,
-      config,
-      logger,
-      accessTokens: await createAccessTokens(config.jwt),
-      bus: apiBus,
-      rateLimits,
-      storage,
-    };
-    const createCaller = createCallerFactory(appRouter);
-    const callerFor = (accessToken: string | null) =>
-      createCaller({ ...deps, accessToken, requestId: 'bench', ip: '127.0.0.1', userAgent: 'bench' });
-
-    const { tokens } = await callerFor(null).auth.signup({
-      email: `bench-${randomBytes(4).toString('hex')}@example.test`,
-      password: 'correct horse battery',
-    });
-    const api = callerFor(tokens.accessToken);
-    const org = await api.organizations.create({ name: 'Bench' });
-    const oneStep = {
-      organizationId: org.id,
-      kind: 'example_streaming' as const,
-      input: { steps: 1, intervalMs: 10 },
-    };
-
-    /** Follows a task through tasks.events; resolves with the arrival times and the seqs received. */
-    const follow = async (taskId: string, t0: number) => {
-      const stream = (await api.tasks.events({ taskId })) as AsyncIterable<unknown>;
-      const seqs: number[] = [];
-      let first = Number.NaN;
-      let last = Number.NaN;
-      for await (const item of stream) {
-        // Through createCaller a tracked event is the raw tuple [id, data, null].
-        const event = (Array.isArray(item) ? item[1] : (item as { data: unknown }).data) as TaskEvent;
-        const now = performance.now();
-        if (seqs.length === 0) first = now - t0;
-        seqs.push(event.seq);
-        if (isTerminalEvent(event.type)) {
-          last = now;
-          if (event.type !== 'task_end')
-            throw new Error(`task ${taskId} ended with ${event.type}: ${event.message}`);
-          break;
-        }
-      }
-      return { first, last, seqs };
-    };
-
-    // (c) raw graphile-worker, alone on the database.
-    const graphileLogger = new graphile.Logger(() => () => {});
-    const started = new Map<number, (at: number) => void>();
-    const runner = await graphile.run({
-      connectionString: databaseUrl,
-      concurrency: WORKER_CONCURRENCY,
-      pollInterval: POLL_INTERVAL_MS,
-      noHandleSignals: true,
-      logger: graphileLogger,
-      parsedCronItems: [],
-      taskList: {
-        bench_noop: async (payload) => {
-          started.get((payload as { i: number }).i)?.(performance.now());
-        },
-      },
-      preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
-    });
-    const utils = await graphile.makeWorkerUtils({ connectionString: databaseUrl, logger: graphileLogger });
-    const rawFromCall: number[] = [];
-    const rawFromReturn: number[] = [];
-    for (let i = 0; i < WARMUP + LATENCY_TASKS; i++) {
-      const at = new Promise<number>((resolve) => started.set(i, resolve));
-      const t0 = performance.now();
-      await utils.addJob('bench_noop', { i });
-      const t1 = performance.now();
-      const t = await at;
-      if (i >= WARMUP) {
-        rawFromCall.push(t - t0);
-        rawFromReturn.push(t - t1);
+    const warm = { latency: WARMUP, online: Math.min(ONLINE, 200), drain: Math.min(DRAIN, 100) };
+    await rawRound(raw, 0, warm);
+    await woopdiRound(woopdi, 0, warm);
+    woopdi.bad.length = 0;
+    for (let round = 1; round <= ROUNDS; round++) {
+      const order = round % 2 === 1 ? (['raw', 'woopdi'] as const) : (['woopdi', 'raw'] as const);
+      for (const system of order) {
+        const f = system === 'raw' ? await rawRound(raw, round) : await woopdiRound(woopdi, round);
+        figures.push(f);
+        console.log(
+          `round ${round} ${f.system.padEnd(19)}: latency p50 ${ms(quantile(f.latencies, 0.5))}, p95 ${ms(quantile(f.latencies, 0.95))}; online ${f.onlinePerSecond.toFixed(0)} tasks/s; drain ${f.drainPerSecond.toFixed(0)} tasks/s`,
+        );
       }
     }
-    await utils.release();
-    await runner.stop();
-
-    // The Woopdi worker.
-    const worker = await startWorker({
-      databaseUrl,
-      db: workerDb.db,
-      config,
-      logger,
-      bus: workerBus,
-      storage,
-      concurrency: WORKER_CONCURRENCY,
-      pollInterval: POLL_INTERVAL_MS,
-    });
-    cleanup.unshift(() => worker.stop());
-
-    // (a) start → first event at a subscribed client, one task at a time.
-    const firstEvent: number[] = [];
-    const startCall: number[] = [];
-    const toEnd: number[] = [];
-    for (let i = 0; i < WARMUP + LATENCY_TASKS; i++) {
-      const s0 = performance.now();
-      const { taskId } = await api.tasks.start(oneStep);
-      const t0 = performance.now();
-      const { first, last, seqs } = await follow(taskId, t0);
-      if (seqs.join() !== '1,2,3') throw new Error(`task ${taskId}: seqs ${seqs.join()}`);
-      if (i >= WARMUP) {
-        startCall.push(t0 - s0);
-        firstEvent.push(first);
-        toEnd.push(last - t0);
-      }
-    }
-
-    /** Starts `n` tasks from STARTERS concurrent clients; `onStarted` runs after each start returns. */
-    const startMany = async (n: number, onStarted: (taskId: string) => void) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: STARTERS }, async () => {
-          while (next < n) {
-            next++;
-            onStarted((await api.tasks.start(oneStep)).taskId);
-          }
-        }),
-      );
-    };
-    const succeeded = async () =>
-      (await apiDb.sql<{ n: number }[]>`select count(*)::int as n from tasks where status = 'succeeded'`)[0]!
-        .n;
-
-    // (b0) the same load without subscribers: the pipeline alone (completion polled every 20 ms).
-    const before = await succeeded();
-    const n0 = performance.now();
-    await startMany(THROUGHPUT_TASKS, () => {});
-    while ((await succeeded()) < before + THROUGHPUT_TASKS) await new Promise((r) => setTimeout(r, 20));
-    const seconds0 = (performance.now() - n0) / 1000;
-
-    // (b) throughput with 4 subscribers per task.
-    const streams: Array<Promise<{ last: number; seqs: number[] }>> = [];
-    const b0 = performance.now();
-    await startMany(THROUGHPUT_TASKS, (taskId) => {
-      const t0 = performance.now();
-      for (let s = 0; s < SUBSCRIBERS_PER_TASK; s++) streams.push(follow(taskId, t0));
-    });
-    const allStarted = performance.now();
-    const results = await Promise.all(streams);
-    const bLast = Math.max(...results.map((r) => r.last));
-    const incomplete = results.filter((r) => r.seqs.join() !== '1,2,3').length;
-    if (incomplete > 0)
-      throw new Error(`${incomplete} of ${results.length} streams did not receive seq 1..3 in order`);
-    const seconds = (bLast - b0) / 1000;
-
-    const rows: Array<[string, string, string]> = [
-      [
-        `(c) raw graphile addJob returned → handler start (${LATENCY_TASKS} jobs)`,
-        ms(quantile(rawFromReturn, 0.5)),
-        ms(quantile(rawFromReturn, 0.95)),
-      ],
-      [
-        `    raw graphile addJob called → handler start`,
-        ms(quantile(rawFromCall, 0.5)),
-        ms(quantile(rawFromCall, 0.95)),
-      ],
-      [
-        `(a) tasks.start returned → first event at subscriber (${LATENCY_TASKS} tasks)`,
-        ms(quantile(firstEvent, 0.5)),
-        ms(quantile(firstEvent, 0.95)),
-      ],
-      [
-        `    tasks.start call (validate, insert + add_job in one tx)`,
-        ms(quantile(startCall, 0.5)),
-        ms(quantile(startCall, 0.95)),
-      ],
-      [
-        `    tasks.start returned → task_end at subscriber (1 step of 10 ms)`,
-        ms(quantile(toEnd, 0.5)),
-        ms(quantile(toEnd, 0.95)),
-      ],
-      [
-        'ratio (a) / (c) (from addJob returned)',
-        `${(quantile(firstEvent, 0.5) / quantile(rawFromReturn, 0.5)).toFixed(2)}×`,
-        `${(quantile(firstEvent, 0.95) / quantile(rawFromReturn, 0.95)).toFixed(2)}×`,
-      ],
-      [
-        'ratio (a) / (c) (from addJob called)',
-        `${(quantile(firstEvent, 0.5) / quantile(rawFromCall, 0.5)).toFixed(2)}×`,
-        `${(quantile(firstEvent, 0.95) / quantile(rawFromCall, 0.95)).toFixed(2)}×`,
-      ],
-    ];
-    const width = Math.max(...rows.map((r) => r[0].length));
-    console.log(
-      `\nWoopdi task pipeline benchmark — node ${process.version}, ${cpus().length} cores, PostgreSQL ${version}, Redis bus ${redisUrl}`,
-    );
-    console.log(
-      `worker concurrency ${WORKER_CONCURRENCY}, pollInterval ${POLL_INTERVAL_MS} ms; ${WARMUP} warm-up runs not counted\n`,
-    );
-    console.log(`${'measure'.padEnd(width)}  ${'p50'.padStart(10)}  ${'p95'.padStart(10)}`);
-    for (const [name, p50, p95] of rows)
-      console.log(`${name.padEnd(width)}  ${p50.padStart(10)}  ${p95.padStart(10)}`);
-    console.log(
-      `\n(b0) ${THROUGHPUT_TASKS} one-step tasks (intervalMs 10), ${STARTERS} concurrent starters, no subscriber: ${(THROUGHPUT_TASKS / seconds0).toFixed(0)} tasks/s (${seconds0.toFixed(2)} s from the first start to the last task succeeded)`,
-    );
-    console.log(
-      `(b) ${THROUGHPUT_TASKS} one-step tasks (intervalMs 10), ${STARTERS} concurrent starters, ${SUBSCRIBERS_PER_TASK} subscribers per task (${results.length} streams, all complete and in order):`,
-    );
-    console.log(
-      `    ${(THROUGHPUT_TASKS / seconds).toFixed(0)} tasks/s end to end (${seconds.toFixed(2)} s from the first start to the last task_end at a subscriber; all started after ${((allStarted - b0) / 1000).toFixed(2)} s)`,
-    );
   } finally {
-    for (const step of cleanup) await step().catch((err) => console.error('cleanup failed:', err));
+    await woopdi.close().catch((err) => console.error('cleanup failed:', err));
+    await raw.close().catch((err) => console.error('cleanup failed:', err));
+  }
+
+  const of = (system: Figures['system']) => figures.filter((f) => f.system === system);
+  const summary = (list: Figures[]) => {
+    const latencies = list.flatMap((f) => f.latencies);
+    return {
+      p50: quantile(latencies, 0.5),
+      p95: quantile(latencies, 0.95),
+      online: mean(list.map((f) => f.onlinePerSecond)),
+      drain: mean(list.map((f) => f.drainPerSecond)),
+    };
+  };
+  const r = summary(of('raw graphile-worker'));
+  const w = summary(of('Woopdi'));
+  console.log(
+    `\nAll rounds (latency percentiles over every task of every round; throughput: the mean of the rounds). Latency: ${LATENCY} tasks one at a time per round; online: ${ONLINE} tasks from ${CLIENTS} clients; drain: a backlog of ${DRAIN}.\n`,
+  );
+  table(
+    ['measure', 'raw graphile-worker', 'Woopdi', 'Woopdi / raw', 'goal'],
+    [
+      [
+        'start → first event at a subscriber, p50',
+        ms(r.p50),
+        ms(w.p50),
+        `${(w.p50 / r.p50).toFixed(2)}×`,
+        '≤ 2×',
+      ],
+      [
+        'start → first event at a subscriber, p95',
+        ms(r.p95),
+        ms(w.p95),
+        `${(w.p95 / r.p95).toFixed(2)}×`,
+        '≤ 2×',
+      ],
+      [
+        'online throughput (tasks/s)',
+        r.online.toFixed(0),
+        w.online.toFixed(0),
+        `${(w.online / r.online).toFixed(2)}×`,
+        '≥ 2.4×',
+      ],
+      [
+        'drain throughput (tasks/s)',
+        r.drain.toFixed(0),
+        w.drain.toFixed(0),
+        `${(w.drain / r.drain).toFixed(2)}×`,
+        '≥ 0.8×',
+      ],
+    ],
+  );
+  const posts = of('Woopdi').flatMap((f) => f.posts ?? []);
+  const opens = of('Woopdi').flatMap((f) => f.opens ?? []);
+  console.log(
+    `\nraw: addJob called → message at a Redis subscriber. Woopdi: POST /api/organizations/{id}/tasks sent → task_start on /tasks/{id}/ws (opened when the POST answered); of which the POST took p50 ${ms(quantile(posts, 0.5))} (p95 ${ms(quantile(posts, 0.95))}) and the websocket open p50 ${ms(quantile(opens, 0.5))} (p95 ${ms(quantile(opens, 0.95))}).`,
+  );
+  if (woopdi.bad.length > 0) {
+    console.error(`\n${woopdi.bad.length} followed tasks did not deliver seq 1, 2, 3 exactly once in order:`);
+    for (const b of woopdi.bad.slice(0, 10)) console.error(`  ${b}`);
+    process.exitCode = 1;
+  } else {
+    const followed = ROUNDS * (LATENCY + ONLINE + DRAIN);
+    console.log(
+      `Every one of the ${followed} measured Woopdi tasks delivered seq 1, 2, 3 exactly once, in order.`,
+    );
   }
 }
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (err) => {
     console.error(err);
     process.exit(1);
