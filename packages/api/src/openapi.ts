@@ -22,7 +22,12 @@ order, and the stream ends after task_end / task_error:
 - \`/tasks/{taskId}/ws\`: a websocket sending each event as one JSON text frame (the client sends
   nothing). \`?token=\` (or the Authorization header), optional \`?lastEventId=\`. The upgrade is refused
   with HTTP 401 / 404; the socket closes with 1000 after the terminal event, 1008 when access is lost,
-  1012 when the server restarts (reconnect with \`lastEventId\`).`;
+  1012 when the server restarts and 1013 when the client reads too slowly (reconnect with
+  \`lastEventId\` after 1012 and 1013).
+
+A client that falls too far behind (more than the server's STREAM_MAX_BUFFERED_BYTES queued for it)
+is dropped rather than buffered without limit; it resumes from its last event id without a gap or a
+repeat (an SSE response simply ends, and EventSource reconnects with Last-Event-ID).`;
 
 /** Built once per process: the document is large and the router never changes at runtime. */
 export function createOpenApiDocument(baseUrl: string) {
