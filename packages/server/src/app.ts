@@ -1,16 +1,18 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
 import { type ApiDeps, appRouter, createContextFactory, createOpenApiDocument } from '@woopdi/api';
 import { isLocalStorage } from '@woopdi/core';
 import type { DbHandle } from '@woopdi/db';
-import cors from 'cors';
+import cors, { type CorsOptions } from 'cors';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import helmet from 'helmet';
 import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
 import { assetUploadRoute } from './assets-upload.js';
 import { docsRouter } from './docs.js';
 import { retryAfterHeaders } from './errors.js';
+import { createHotPath } from './hot-path.js';
 import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
-import { queryLane } from './query-lane.js';
+import { createQueryLane, type QueryLane, queryLaneMiddleware } from './query-lane.js';
 import { requestLog } from './request-log.js';
 import { storageRoutes } from './storage-routes.js';
 import { stripeWebhookRouter } from './stripe-webhook.js';
@@ -24,24 +26,59 @@ export interface AppOptions extends ApiDeps {
 
 const JSON_LIMIT = '1mb';
 
-export function createApp(options: AppOptions): Express {
+const TRUST_PROXY = 'loopback, linklocal, uniquelocal';
+
+const corsOptions = (config: AppOptions['config']): CorsOptions => ({
+  origin: config.corsOrigins,
+  methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+  allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Last-Event-ID', 'trpc-accept'],
+  exposedHeaders: ['X-Request-Id', 'Retry-After'],
+  maxAge: 600,
+});
+
+const onErrorFor =
+  (logger: AppOptions['logger']) =>
+  ({ error, path }: { error: { code: string; message: string; cause?: unknown }; path?: string }) => {
+    if (error.code === 'INTERNAL_SERVER_ERROR')
+      logger.error({ err: error.cause ?? error, path }, 'procedure failed');
+  };
+
+/** GET calls of query procedures, answered without the adapters (see query-lane.ts). */
+const laneFor = (options: AppOptions) =>
+  createQueryLane({
+    router: appRouter,
+    createContext: createContextFactory(options),
+    onError: onErrorFor(options.logger),
+    errorHeaders: retryAfterHeaders,
+  });
+
+/** The node request listener: the hot path in front, the express app for everything else. */
+export function createRequestListener(
+  options: AppOptions,
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const lane = laneFor(options);
+  const app = createApp(options, lane);
+  const hot = createHotPath({
+    lane,
+    logger: options.logger,
+    cors: corsOptions(options.config),
+    trustProxy: TRUST_PROXY,
+  });
+  return (req, res) => {
+    if (!hot(req, res)) app(req, res);
+  };
+}
+
+export function createApp(options: AppOptions, lane: QueryLane = laneFor(options)): Express {
   const { config, logger, sql } = options;
   const app = express();
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.set('trust proxy', TRUST_PROXY);
 
   app.use(requestLog(app, logger));
   app.use(recordHttpMetrics);
   app.use(helmet());
-  app.use(
-    cors({
-      origin: config.corsOrigins,
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Last-Event-ID', 'trpc-accept'],
-      exposedHeaders: ['X-Request-Id', 'Retry-After'],
-      maxAge: 600,
-    }),
-  );
+  app.use(cors(corsOptions(config)));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
   app.get('/metrics', metricsRoute);
@@ -79,26 +116,11 @@ export function createApp(options: AppOptions): Express {
   app.use(stripeWebhookRouter(options));
 
   const createContext = createContextFactory(options);
-  const onError = ({
-    error,
-    path,
-  }: {
-    error: { code: string; message: string; cause?: unknown };
-    path?: string;
-  }) => {
-    if (error.code === 'INTERNAL_SERVER_ERROR')
-      logger.error({ err: error.cause ?? error, path }, 'procedure failed');
-  };
+  const onError = onErrorFor(logger);
 
-  // GET calls of query procedures (the hot path) skip the adapters' per-call machinery.
-  app.use(
-    queryLane({
-      router: appRouter,
-      createContext,
-      onError,
-      errorHeaders: retryAfterHeaders,
-    }),
-  );
+  // GET calls of query procedures skip the adapters' per-call machinery (when createApp is used
+  // alone; the request listener's hot path takes them before express).
+  app.use(queryLaneMiddleware(lane));
   app.use(
     '/trpc',
     createExpressMiddleware({

@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLocalStorage } from '@woopdi/core';
-import { type AppOptions, createApp } from './app.js';
+import { type AppOptions, createRequestListener } from './app.js';
 import { apiDeps, type Runtime } from './runtime.js';
 import { attachWebSockets, type WebSocketGateway } from './websocket.js';
 
@@ -39,7 +39,7 @@ export async function startApiServer(
   // Local signed URLs point at this server: without API_HOST it knows its address only now.
   if (isLocalStorage(runtime.storage) && !runtime.config.apiHost) runtime.storage.publicUrl = url;
   const appOptions: AppOptions = { ...deps, publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '' };
-  server.on('request', createApp(appOptions));
+  server.on('request', createRequestListener(appOptions));
   const websockets = attachWebSockets(server, deps);
   // Bounds slow clients; longer than typical proxy idle timeouts so keep-alive reuse works.
   server.keepAliveTimeout = 65_000;

@@ -5,7 +5,8 @@
 // proxy, a URL, an AbortController and a schema coercion pass. Profiled in issue #11: those layers
 // and their garbage were most of the hot path. Anything else (mutations, streams, subscriptions,
 // unknown paths, unparsable input) goes on to the general adapters untouched.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { parse as parseQuery } from 'node:querystring';
 import type { AnyProcedure, AnyRouter, TRPCError } from '@trpc/server';
 import {
   getErrorShape,
@@ -84,20 +85,18 @@ function restRoutes(router: AnyRouter): RestRoute[] {
   return routes;
 }
 
-function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers?: Record<string, string | undefined>,
-) {
-  res.statusCode = status;
-  res.setHeader('Content-Type', 'application/json');
-  if (headers)
-    for (const [key, value] of Object.entries(headers)) if (value !== undefined) res.setHeader(key, value);
-  res.end(JSON.stringify(body));
+/** Writes one JSON answer; the host decides how (headers, logging). */
+export type Respond = (status: number, body: unknown, headers?: Record<string, string | undefined>) => void;
+
+/** A call the lane takes: run it to answer. */
+export type LaneCall = (respond: Respond) => Promise<void>;
+
+export interface QueryLane {
+  /** The call for this request when the lane serves it, decided synchronously; else undefined. */
+  match(req: IncomingMessage): LaneCall | undefined;
 }
 
-export function queryLane<C extends Ctx>(options: LaneOptions<C>): RequestHandler {
+export function createQueryLane<C extends Ctx>(options: LaneOptions<C>): QueryLane {
   const { router, createContext, onError, errorHeaders } = options;
   const config = router._def._config;
   const procedures = router._def.procedures as Record<string, AnyProcedure | undefined>;
@@ -106,11 +105,7 @@ export function queryLane<C extends Ctx>(options: LaneOptions<C>): RequestHandle
   const call = (procedure: AnyProcedure, path: string, ctx: C, input: unknown) =>
     procedure({ ctx, path, type: 'query', getRawInput: async () => input, signal: undefined, batchIndex: 0 });
 
-  async function rest(
-    req: IncomingMessage & { query?: unknown },
-    res: ServerResponse,
-    pathname: string,
-  ): Promise<boolean> {
+  function rest(req: IncomingMessage, pathname: string, search: string): LaneCall | undefined {
     const path = normalizePath(pathname);
     let route: RestRoute | undefined;
     let match: RegExpExecArray | null = null;
@@ -121,11 +116,14 @@ export function queryLane<C extends Ctx>(options: LaneOptions<C>): RequestHandle
         break;
       }
     }
-    if (!route) return false;
+    if (!route) return undefined;
+    const { procedure, path: procedurePath } = route;
     let input: Record<string, unknown> | undefined;
     if (route.hasInput) {
+      // express 5's default ("simple") query parser is node's querystring; the bridge then keeps the
+      // first of repeated keys unless the schema wants an array.
       input = {};
-      const query = (req.query ?? {}) as Record<string, unknown>;
+      const query = search ? parseQuery(search) : {};
       for (const key in query) {
         const value = query[key];
         if (value) input[key] = Array.isArray(value) && value.length === 1 ? value[0] : value;
@@ -134,103 +132,114 @@ export function queryLane<C extends Ctx>(options: LaneOptions<C>): RequestHandle
         if (input[key] !== undefined && !Array.isArray(input[key])) input[key] = [input[key]];
       Object.assign(input, match!.groups);
     }
-    let ctx: C | undefined;
-    try {
-      ctx = await createContext({ req, info: { connectionParams: null } });
-      sendJson(res, 200, await call(route.procedure, route.path, ctx, input));
-    } catch (cause) {
-      const error = getErrorFromUnknown(cause) as TRPCError;
-      onError({ error, path: route.path, type: 'query', input, ctx, req });
-      const shape = getErrorShape({ config, error, type: 'query', path: route.path, input, ctx });
-      const invalidInput =
-        error.code === 'BAD_REQUEST' && error.cause instanceof Error && error.cause.name === 'ZodError';
-      sendJson(
-        res,
-        TRPC_ERROR_CODE_HTTP_STATUS[error.code] ?? 500,
-        {
-          ...shape,
-          message: invalidInput
-            ? 'Input validation failed'
-            : (shape?.message ?? error.message ?? 'An error occurred'),
-          code: error.code,
-          issues: invalidInput ? (error.cause as { issues?: unknown }).issues : undefined,
-        },
-        errorHeaders([error]),
-      );
-    }
-    return true;
+    return async (respond) => {
+      let ctx: C | undefined;
+      try {
+        ctx = await createContext({ req, info: { connectionParams: null } });
+        respond(200, await call(procedure, procedurePath, ctx, input));
+      } catch (cause) {
+        const error = getErrorFromUnknown(cause) as TRPCError;
+        onError({ error, path: procedurePath, type: 'query', input, ctx, req });
+        const shape = getErrorShape({ config, error, type: 'query', path: procedurePath, input, ctx });
+        const invalidInput =
+          error.code === 'BAD_REQUEST' && error.cause instanceof Error && error.cause.name === 'ZodError';
+        respond(
+          TRPC_ERROR_CODE_HTTP_STATUS[error.code] ?? 500,
+          {
+            ...shape,
+            message: invalidInput
+              ? 'Input validation failed'
+              : (shape?.message ?? error.message ?? 'An error occurred'),
+            code: error.code,
+            issues: invalidInput ? (error.cause as { issues?: unknown }).issues : undefined,
+          },
+          errorHeaders([error]),
+        );
+      }
+    };
   }
 
-  async function trpc(
-    req: IncomingMessage,
-    res: ServerResponse,
-    pathname: string,
-    search: URLSearchParams,
-  ): Promise<boolean> {
-    const accept = req.headers['trpc-accept'];
-    if (accept === 'application/jsonl') return false; // streamed batches: the adapter's job
-    const batch = search.get('batch') === '1';
-    const paths = decodeURIComponent(pathname).split(',');
-    if (!batch && paths.length > 1) return false;
+  function trpc(req: IncomingMessage, pathname: string, search: string): LaneCall | undefined {
+    if (req.headers['trpc-accept'] === 'application/jsonl') return undefined; // streamed batches
+    const params = new URLSearchParams(search);
+    const batch = params.get('batch') === '1';
+    let paths: string[];
+    try {
+      paths = decodeURIComponent(pathname).split(',');
+    } catch {
+      return undefined;
+    }
+    if (!batch && paths.length > 1) return undefined;
     const calls: Array<{ path: string; procedure: AnyProcedure }> = [];
     for (const path of paths) {
       const procedure = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
-      if (procedure?._def.type !== 'query') return false;
+      if (procedure?._def.type !== 'query') return undefined;
       calls.push({ path, procedure });
     }
     let inputs: unknown[];
     try {
-      const raw = search.get('input');
+      const raw = params.get('input');
       const parsed: unknown = raw === null ? undefined : JSON.parse(raw);
       inputs = batch ? calls.map((_, i) => (parsed as Record<string, unknown> | undefined)?.[i]) : [parsed];
     } catch {
-      return false; // the adapter answers the parse error
+      return undefined; // the adapter answers the parse error
     }
-    let ctx: C | undefined;
-    let ctxError: TRPCError | undefined;
-    try {
-      ctx = await createContext({ req, info: { connectionParams: null } });
-    } catch (cause) {
-      ctxError = getTRPCErrorFromUnknown(cause);
-    }
-    const errors: TRPCError[] = [];
-    const results = await Promise.all(
-      calls.map(async ({ path, procedure }, i) => {
-        try {
-          if (ctxError) throw ctxError;
-          return { result: { data: await call(procedure, path, ctx!, inputs[i]) } };
-        } catch (cause) {
-          const error = getTRPCErrorFromUnknown(cause);
-          errors.push(error);
-          onError({ error, path, type: 'query', input: inputs[i], ctx, req });
-          return { error: getErrorShape({ config, error, type: 'query', path, input: inputs[i], ctx }) };
-        }
-      }),
-    );
-    const body = batch ? results : results[0]!;
-    res.setHeader('vary', 'trpc-accept, accept');
-    sendJson(
-      res,
-      getHTTPStatusCode(body as never, errors),
-      body,
-      errors.length ? errorHeaders(errors) : undefined,
-    );
-    return true;
+    return async (respond) => {
+      let ctx: C | undefined;
+      let ctxError: TRPCError | undefined;
+      try {
+        ctx = await createContext({ req, info: { connectionParams: null } });
+      } catch (cause) {
+        ctxError = getTRPCErrorFromUnknown(cause);
+      }
+      const errors: TRPCError[] = [];
+      const results = await Promise.all(
+        calls.map(async ({ path, procedure }, i) => {
+          try {
+            if (ctxError) throw ctxError;
+            return { result: { data: await call(procedure, path, ctx!, inputs[i]) } };
+          } catch (cause) {
+            const error = getTRPCErrorFromUnknown(cause);
+            errors.push(error);
+            onError({ error, path, type: 'query', input: inputs[i], ctx, req });
+            return { error: getErrorShape({ config, error, type: 'query', path, input: inputs[i], ctx }) };
+          }
+        }),
+      );
+      const body = batch ? results : results[0]!;
+      respond(getHTTPStatusCode(body as never, errors), body, {
+        vary: 'trpc-accept, accept',
+        ...(errors.length ? errorHeaders(errors) : undefined),
+      });
+    };
   }
 
+  return {
+    match(req) {
+      if (req.method !== 'GET') return undefined;
+      const url = req.url ?? '/';
+      const q = url.indexOf('?');
+      const pathname = q === -1 ? url : url.slice(0, q);
+      const search = q === -1 ? '' : url.slice(q + 1);
+      if (pathname.startsWith('/api/')) return rest(req, pathname.slice(4), search);
+      if (pathname.startsWith('/trpc/')) return trpc(req, pathname.slice(6), search);
+      return undefined;
+    },
+  };
+}
+
+/** The lane as an express middleware (where the hot path in front of express did not take the call). */
+export function queryLaneMiddleware(lane: QueryLane): RequestHandler {
   return (req, res, next) => {
-    if (req.method !== 'GET') return next();
-    const url = req.url;
-    const q = url.indexOf('?');
-    const pathname = q === -1 ? url : url.slice(0, q);
-    let handled: Promise<boolean> | undefined;
-    if (pathname.startsWith('/api/')) handled = rest(req, res, pathname.slice(4));
-    else if (pathname.startsWith('/trpc/'))
-      handled = trpc(req, res, pathname.slice(6), new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
-    if (!handled) return next();
-    handled.then(
-      (done) => done || next(),
-      (error: unknown) => next(error),
-    );
+    const run = lane.match(req);
+    if (!run) return next();
+    run((status, body, headers) => {
+      res.statusCode = status;
+      res.setHeader('Content-Type', 'application/json');
+      if (headers)
+        for (const [key, value] of Object.entries(headers))
+          if (value !== undefined) res.setHeader(key, value);
+      res.end(JSON.stringify(body));
+    }).catch(next);
   };
 }

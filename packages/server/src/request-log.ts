@@ -28,12 +28,48 @@ export function redactUrl(url: string | undefined): string | undefined {
 const REQUEST_ID = /^[\w-]{1,64}$/;
 const quiet = new Set(['/healthz', '/readyz']);
 
-/** A caller's own request id when it is a sane token, else a new one; echoed as x-request-id. */
-export function requestId(req: IncomingMessage, res: ServerResponse): string {
+/** A caller's own request id when it is a sane token, else a new one (echoed as x-request-id). */
+export function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
-  const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-  res.setHeader('x-request-id', id);
-  return id;
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export type RequestLogger = (
+  req: IncomingMessage & { originalUrl?: string },
+  res: ServerResponse,
+  id: string,
+) => void;
+
+/** Starts a request's log line (written when its response finishes or the client goes away). */
+export function createRequestLogger(logger: Logger): RequestLogger {
+  // The access line is built from known fields (the url already redacted), so it skips the root
+  // logger's path redaction, which would otherwise run on every request.
+  const access = logger.child({}, { redact: { paths: [] } });
+  return (req, res, id) => {
+    const carrier = req as unknown as LogCarrier;
+    carrier.id = id;
+    carrier.woopdiLog = {};
+    if (quiet.has(req.url ?? '')) return;
+    const started = performance.now();
+    const done = () => {
+      res.off('finish', done);
+      res.off('close', done);
+      const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
+      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+      if (!access.isLevelEnabled(level)) return;
+      access[level](
+        {
+          req: { id, method: req.method, url: redactUrl(req.originalUrl ?? req.url) },
+          res: { statusCode: status },
+          responseTime: Math.round(performance.now() - started),
+          ...carrier.woopdiLog,
+        },
+        res.writableFinished ? 'request completed' : 'request aborted',
+      );
+    };
+    res.on('finish', done);
+    res.on('close', done);
+  };
 }
 
 export function requestLog(app: Express, logger: Logger): RequestHandler {
@@ -45,33 +81,11 @@ export function requestLog(app: Express, logger: Logger): RequestHandler {
       return this._log;
     },
   });
-  // The access line is built from known fields (the url already redacted), so it skips the root
-  // logger's path redaction, which would otherwise run on every request.
-  const access = logger.child({}, { redact: { paths: [] } });
+  const start = createRequestLogger(logger);
   return (req, res, next) => {
-    const carrier = req as unknown as LogCarrier;
-    carrier.id = requestId(req, res);
-    carrier.woopdiLog = {};
-    if (quiet.has(req.url)) return next();
-    const started = performance.now();
-    const done = () => {
-      res.off('finish', done);
-      res.off('close', done);
-      const status = res.writableFinished ? res.statusCode : 499; // 499: the client went away first
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      if (!access.isLevelEnabled(level)) return;
-      access[level](
-        {
-          req: { id: carrier.id, method: req.method, url: redactUrl(req.originalUrl ?? req.url) },
-          res: { statusCode: status },
-          responseTime: Math.round(performance.now() - started),
-          ...carrier.woopdiLog,
-        },
-        res.writableFinished ? 'request completed' : 'request aborted',
-      );
-    };
-    res.on('finish', done);
-    res.on('close', done);
+    const id = requestId(req);
+    res.setHeader('x-request-id', id);
+    start(req, res, id);
     next();
   };
 }

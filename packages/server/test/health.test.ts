@@ -155,6 +155,19 @@ describe('security headers', () => {
     expect(api.headers.get('x-content-type-options')).toBe('nosniff');
   });
 
+  it('sends the same security headers on the hot path (GET queries) as through express', async () => {
+    const viaExpress = await fetch(`${server.url}/healthz`);
+    const viaHotPath = await fetch(`${server.url}/api/system-settings`);
+    const security = (res: Response) =>
+      Object.fromEntries(
+        [...res.headers].filter(
+          ([name]) => !/^(content-|date|connection|keep-alive|etag|x-request-id)/.test(name),
+        ),
+      );
+    expect(Object.keys(security(viaExpress)).length).toBeGreaterThan(8);
+    expect(security(viaHotPath)).toEqual(security(viaExpress));
+  });
+
   it('sends a Content-Security-Policy on /docs', async () => {
     const res = await fetch(`${server.url}/docs`);
     expect(res.headers.get('content-security-policy')).toMatch(/default-src 'self'/);
