@@ -241,7 +241,8 @@ describe('one bus subscription per task, shared by every socket', () => {
         'the task subscription to be released',
       );
       await waitFor(() => fanout.stats().followers === 0, 'every follower to be detached');
-      await waitFor(() => s.counted.open(`user:${o.userId}`) === 0, 'the user subscription to be released');
+      // The user's access subscription lingers a few seconds for their next stream: still only one.
+      expect(s.counted.open(`user:${o.userId}`)).toBeLessThanOrEqual(1);
     } finally {
       await Promise.all(trpcClients.map((c) => c.close()));
     }

@@ -125,6 +125,11 @@ export interface FanoutOptions {
   /** How often a feed with followers re-reads the task when the bus brought nothing; default 5 s. */
   safetyCheckMs?: number;
   /**
+   * How long a user's access subscription outlives that user's last stream (default 10 s): a user
+   * following one task after another keeps one subscription instead of one per task.
+   */
+  watchLingerMs?: number;
+  /**
    * Recent events a feed keeps for followers that join later, at most this many (default 512) and
    * this many bytes of JSON (default 1 MiB); older ones are read from the table.
    */
@@ -173,6 +178,8 @@ interface Watch {
   followers: Set<FollowerState>;
   ready: Promise<void>;
   subscription: BusSubscription<UserEvent>;
+  /** Set while nobody uses the watch: it closes when this fires. */
+  linger: NodeJS.Timeout | undefined;
 }
 
 const fanouts = new WeakMap<EventBus, TaskFanout>();
@@ -197,6 +204,7 @@ export function createTaskFanout(
   const safetyCheckMs = options.safetyCheckMs ?? 5_000;
   const logSize = options.logSize ?? 512;
   const logBytes = options.logBytes ?? 1024 * 1024;
+  const watchLingerMs = options.watchLingerMs ?? 10_000;
   const feeds = new Map<string, Feed>();
   const watches = new Map<string, Watch>();
   let followerCount = 0;
@@ -424,10 +432,18 @@ export function createTaskFanout(
     const existing = watches.get(userId);
     if (existing) {
       existing.refs++;
+      clearTimeout(existing.linger);
+      existing.linger = undefined;
       return existing;
     }
     const subscription = deps.bus.subscribe<UserEvent>(userChannel(userId));
-    const watch: Watch = { refs: 1, followers: new Set(), ready: subscription.ready, subscription };
+    const watch: Watch = {
+      refs: 1,
+      followers: new Set(),
+      ready: subscription.ready,
+      subscription,
+      linger: undefined,
+    };
     watches.set(userId, watch);
     void (async () => {
       for await (const event of subscription) {
@@ -456,8 +472,15 @@ export function createTaskFanout(
   function releaseWatch(userId: string, watch: Watch) {
     watch.refs--;
     if (watch.refs > 0 || watches.get(userId) !== watch) return;
-    watches.delete(userId);
-    watch.subscription.close();
+    const close = () => {
+      if (watch.refs > 0 || watches.get(userId) !== watch) return;
+      watches.delete(userId);
+      watch.subscription.close();
+    };
+    if (watchLingerMs <= 0) return close();
+    clearTimeout(watch.linger);
+    watch.linger = setTimeout(close, watchLingerMs);
+    watch.linger.unref();
   }
 
   // --- followers -------------------------------------------------------------------------------
