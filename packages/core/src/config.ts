@@ -174,8 +174,14 @@ const envSchema = z.object({
   CORS_ORIGINS: optionalString,
   WOOPDI_MIGRATIONS_DIR: optionalString,
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
-  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(5_000),
-  WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(1_000).default(30_000),
+  WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
+  WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(1_000).default(8_000),
+  TRPC_MAX_BATCH_SIZE: z.coerce
+    .number({ error: 'TRPC_MAX_BATCH_SIZE must be a whole number from 1 to 100 (calls in one tRPC batch).' })
+    .int()
+    .min(1)
+    .max(100)
+    .default(20),
   WORKER_CONCURRENCY: z.coerce
     .number({ error: concurrencyMessage })
     .int({ error: concurrencyMessage })
@@ -248,6 +254,8 @@ export interface Config {
    * slow (it reconnects and resumes by last event id) instead of buffering without limit.
    */
   streamMaxBufferedBytes: number;
+  /** Calls one tRPC HTTP batch may carry; more answer 400. */
+  trpcMaxBatchSize: number;
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the fix. */
@@ -406,5 +414,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
     workerConcurrency: e.WORKER_CONCURRENCY,
     streamMaxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
+    trpcMaxBatchSize: e.TRPC_MAX_BATCH_SIZE,
   };
 }

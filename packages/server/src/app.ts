@@ -47,6 +47,7 @@ const onErrorFor =
 const laneFor = (options: AppOptions) =>
   createQueryLane({
     router: appRouter,
+    maxBatchSize: options.config.trpcMaxBatchSize,
     createContext: createContextFactory(options),
     onError: onErrorFor(options.logger),
     errorHeaders: retryAfterHeaders,
@@ -128,6 +129,7 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
       createContext,
       onError,
       maxBodySize: 1024 * 1024,
+      maxBatchSize: config.trpcMaxBatchSize,
       responseMeta: ({ errors }) => ({ headers: retryAfterHeaders(errors) }),
     }),
   );

@@ -40,6 +40,8 @@ interface LaneOptions<C extends Ctx> {
     ctx?: C;
     req: IncomingMessage;
   }): void;
+  /** Longer tRPC batches are left to the adapter, which refuses them with 400. */
+  maxBatchSize: number;
   /** Extra headers for a response that carries these errors (Retry-After). */
   errorHeaders(errors: TRPCError[]): Record<string, string | undefined> | undefined;
 }
@@ -169,7 +171,7 @@ export function createQueryLane<C extends Ctx>(options: LaneOptions<C>): QueryLa
     } catch {
       return undefined;
     }
-    if (!batch && paths.length > 1) return undefined;
+    if ((!batch && paths.length > 1) || paths.length > options.maxBatchSize) return undefined;
     const calls: Array<{ path: string; procedure: AnyProcedure }> = [];
     for (const path of paths) {
       const procedure = Object.hasOwn(procedures, path) ? procedures[path] : undefined;

@@ -77,6 +77,35 @@ afterAll(async () => {
   await server?.close();
 });
 
+describe('hostile input', () => {
+  it('answers forged page cursors with 400, never a database error', async () => {
+    const { tokens } = await signup();
+    const org = await rest<{ id: string }>('/api/organizations/create-organization', {
+      token: tokens.accessToken,
+      body: { name: 'Cursors' },
+    });
+    const forge = (at: string, id = '00000000-0000-4000-8000-000000000000') =>
+      Buffer.from(JSON.stringify([at, id])).toString('base64url');
+    const hostile = [
+      forge('-271821-04-20T00:00:00.000Z'),
+      forge('+275760-09-13T00:00:00.000Z'),
+      forge('1899-12-31T00:00:00.000Z'),
+      forge('2020-01-01T00:00:00.000Z', 'not-a-uuid'),
+      'not base64 json',
+    ];
+    for (const cursor of hostile) {
+      for (const path of [
+        `/api/organizations/${org.body.id}/tasks`,
+        `/api/organizations/${org.body.id}/audit-log`,
+      ]) {
+        const res = await rest(`${path}?cursor=${encodeURIComponent(cursor)}`, { token: tokens.accessToken });
+        expect(res.status, `${path} ${cursor}: ${res.text}`).toBe(400);
+        expect(res.text).toMatch(/cursor/);
+      }
+    }
+  });
+});
+
 describe('accounts over REST', () => {
   it('signs up, signs in and reads the same user from GET /api/user/me', async () => {
     const email = uniqueEmail('Flow');

@@ -139,3 +139,37 @@ describe('tRPC over HTTP', () => {
     expect(after.data?.httpStatus).toBe(401);
   });
 });
+
+describe('tRPC batch size (TRPC_MAX_BATCH_SIZE, default 20)', () => {
+  const batchUrl = (n: number) => {
+    const paths = Array(n).fill('system.settings').join(',');
+    // system.settings takes no input: an empty input object gives each call none.
+    return `${server.url}/trpc/${paths}?batch=1&input=${encodeURIComponent('{}')}`;
+  };
+
+  it('answers a batch of 20 queries', async () => {
+    const res = await fetch(batchUrl(20));
+    expect(res.status).toBe(200);
+    expect(await res.json()).toHaveLength(20);
+  });
+
+  it('refuses a longer batch of queries or of mutations with 400, running none of it', async () => {
+    const res = await fetch(batchUrl(21));
+    expect(res.status).toBe(400);
+    expect(await res.text()).toMatch(/Batch call exceeds maximum size/);
+    const email = uniqueEmail('batch');
+    const mutations = Array(21).fill('auth.signup').join(',');
+    const body = Object.fromEntries(
+      Array.from({ length: 21 }, (_, i) => [i, { email: `${i}${email}`, password: PASSWORD }]),
+    );
+    const post = await fetch(`${server.url}/trpc/${mutations}?batch=1`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    expect(post.status).toBe(400);
+    const rows = await server.deps.sql<{ n: number }[]>`
+      select count(*)::int as n from users where email like ${`%${email}`}`;
+    expect(rows[0]?.n).toBe(0);
+  });
+});

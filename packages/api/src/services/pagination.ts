@@ -12,13 +12,18 @@ export const encodeCursor = (c: Cursor) =>
   Buffer.from(JSON.stringify([c.at.toISOString(), c.id])).toString('base64url');
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+// A cursor names a row that exists, so its time lies between these; anything else is forged, and
+// JavaScript dates reach years Postgres refuses ("time zone displacement out of range").
+const EARLIEST = Date.UTC(2000, 0, 1);
+const latest = () => Date.now() + 24 * 3600 * 1000;
 
 export function decodeCursor(cursor: string | undefined): Cursor | undefined {
   if (!cursor) return undefined;
   try {
     const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string];
     const date = new Date(at);
-    if (Number.isNaN(date.getTime()) || typeof id !== 'string' || !UUID.test(id))
+    const t = date.getTime();
+    if (Number.isNaN(t) || t < EARLIEST || t > latest() || typeof id !== 'string' || !UUID.test(id))
       throw new Error('bad cursor');
     return { at: date, id };
   } catch {
