@@ -177,31 +177,33 @@ async function woopdiRun(ctx: WoopdiContext, n: number, round: number): Promise<
   try {
     const base = `http://127.0.0.1:${port}`;
     const { token, organizationId } = await seedAccount(base);
-    const call = async (path: string, body?: unknown) => {
-      const res = await fetch(`${base}/api${path}`, {
+    const call = (path: string, body?: unknown) =>
+      fetch(`${base}/api${path}`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify(body ?? {}),
       });
-      if (!res.ok) throw new Error(`POST ${path}: ${res.status} ${await res.text()}`);
-      return (await res.json()) as { taskId: string };
+    const start = async (steps: number, intervalMs: number) => {
+      const res = await call(`/organizations/${organizationId}/tasks`, {
+        kind: 'example_streaming',
+        input: { steps, intervalMs },
+      });
+      if (!res.ok) throw new Error(`tasks.start: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { taskId: string }).taskId;
     };
-    const start = async (steps: number, intervalMs: number) =>
-      (
-        await call(`/organizations/${organizationId}/tasks`, {
-          kind: 'example_streaming',
-          input: { steps, intervalMs },
-        })
-      ).taskId;
     const wsUrl = (taskId: string) => `ws://127.0.0.1:${port}/tasks/${taskId}/ws?token=${token}`;
     worker = await startWorkerProcess(env);
-    // Warm-up: a long task (one event every 50 ms) to a few subscribers, running while the measured
-    // task waits in the queue and its subscribers connect; then cancelled.
-    const warmTask = await start(600, 50);
+    // Warm-up: a long task (one event every 100 ms, 60 s at most) to a few subscribers, running while
+    // the measured task waits in the queue and its subscribers connect; then cancelled.
+    const warmTask = await start(600, 100);
     const warm = await subscribers(wsUrl(warmTask), WARMUP_SOCKETS, 602);
     const taskId = await start(STEPS, INTERVAL_MS);
     const subs = await subscribers(wsUrl(taskId), n, EVENTS);
-    await call(`/tasks/${warmTask}/cancel`);
+    const cancelled = await call(`/tasks/${warmTask}/cancel`);
+    if (!cancelled.ok)
+      console.warn(
+        `  warning: the warm-up task ended before ${n} subscribers were connected (${cancelled.status}); the first events were backfilled`,
+      );
     await warm.done;
     const result = await subs.done;
     return { system: 'Woopdi', n, round, result, peakRss: memoryOf(api.pid!).peak };
