@@ -9,7 +9,15 @@ import {
 } from 'rate-limiter-flexible';
 import { tooManyRequests } from './errors.js';
 
-export type RateLimitName = 'login' | 'signup' | 'passwordReset' | 'invitation' | 'invitationResend';
+export type RateLimitName =
+  | 'login'
+  | 'loginAddress'
+  | 'signup'
+  | 'passwordReset'
+  | 'emailRecipient'
+  | 'invitation'
+  | 'invitationRecipient'
+  | 'invitationResend';
 
 export interface RateLimitRule {
   points: number;
@@ -19,24 +27,36 @@ export interface RateLimitRule {
 export type RateLimitRules = Record<RateLimitName, RateLimitRule>;
 
 export const defaultRateLimitRules: RateLimitRules = {
-  login: { points: 5, seconds: 60 }, // failed attempts per IP + email
+  // Sign-in attempts are counted before the password check and refunded when it succeeds, so
+  // concurrent attempts (a tRPC batch, parallel requests) cannot outrun the limit.
+  login: { points: 5, seconds: 60 }, // failed attempts per account (email), from any address
+  loginAddress: { points: 20, seconds: 60 }, // failed attempts per client address, any account
   signup: { points: 10, seconds: 3600 }, // per IP
-  passwordReset: { points: 5, seconds: 900 }, // reset and verification emails, per IP
+  passwordReset: { points: 5, seconds: 900 }, // reset and verification email requests, per IP
+  emailRecipient: { points: 5, seconds: 3600 }, // reset and verification emails, per recipient
   invitation: { points: 50, seconds: 3600 }, // invitations sent, per organization
+  invitationRecipient: { points: 5, seconds: 3600 }, // invitation emails per organization + recipient
   invitationResend: { points: 1, seconds: 60 }, // per invitation
 };
 
 const messages: Record<RateLimitName, string> = {
-  login: 'Too many failed sign-in attempts',
+  login: 'Too many failed sign-in attempts for this account',
+  loginAddress: 'Too many failed sign-in attempts from this address',
   signup: 'Too many sign-ups from this address',
   passwordReset: 'Too many email requests from this address',
+  emailRecipient: 'Too many emails were sent to this address',
   invitation: 'This organization has sent too many invitations',
+  invitationRecipient: 'This organization has sent too many invitations to this address',
   invitationResend: 'This invitation was sent less than a minute ago',
 };
 
 export interface RateLimits {
   /** Counts one attempt; throws TOO_MANY_REQUESTS (with retryAfterSeconds) once over the limit. */
   consume(name: RateLimitName, key: string): Promise<void>;
+  /** Counts one attempt; false (instead of throwing) once over the limit. */
+  tryConsume(name: RateLimitName, key: string): Promise<boolean>;
+  /** Gives back one attempt counted by consume (a sign-in whose password was right). */
+  refund(name: RateLimitName, key: string): Promise<void>;
   /** Throws if the key is already over the limit, without counting an attempt. */
   check(name: RateLimitName, key: string): Promise<void>;
   /** Forgets the key's attempts (a successful login clears its failures). */
@@ -85,6 +105,18 @@ export function createRateLimits(
         if (e instanceof RateLimiterRes) throw refusal(name, e.msBeforeNext);
         throw e;
       }
+    },
+    async tryConsume(name, key) {
+      try {
+        await limiters[name].consume(key);
+        return true;
+      } catch (e) {
+        if (e instanceof RateLimiterRes) return false;
+        throw e;
+      }
+    },
+    async refund(name, key) {
+      await limiters[name].reward(key, 1);
     },
     async check(name, key) {
       const res = await limiters[name].get(key);

@@ -62,16 +62,20 @@ export async function login(
   input: { email: string; password: string },
   client: ClientInfo,
 ) {
-  const limitKey = `${client.ip ?? 'unknown'}|${input.email}`;
-  await deps.rateLimits.check('login', limitKey);
+  // Counted before the password check, atomically (Redis INCR in service mode), so a burst of
+  // concurrent attempts (a tRPC batch, parallel requests) lets only the allowed number through;
+  // a right password gives its attempts back.
+  const address = client.ip ?? 'unknown';
+  await deps.rateLimits.consume('loginAddress', address);
+  await deps.rateLimits.consume('login', input.email);
   const user = await deps.db.query.users.findFirst({ where: eq(users.email, input.email) });
   // Unknown emails still pay for one hash check, so timing does not reveal which accounts exist.
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), input.password);
-  if (!user || !ok) {
-    await deps.rateLimits.consume('login', limitKey);
-    throw unauthorized(LOGIN_FAILED);
-  }
-  await deps.rateLimits.reset('login', limitKey);
+  if (!user || !ok) throw unauthorized(LOGIN_FAILED);
+  await Promise.all([
+    deps.rateLimits.refund('loginAddress', address),
+    deps.rateLimits.refund('login', input.email),
+  ]);
   if (user.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
   const tokens = await startSession(deps, deps.db, user, client);
   return { user: publicUser(user), tokens };
