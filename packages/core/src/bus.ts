@@ -17,6 +17,14 @@ export interface EventBus {
   subscribe<T = unknown>(channel: string, options?: { signal?: AbortSignal }): BusSubscription<T>;
   /** Resolves when the bus answers (readiness checks); the in-process bus always does. */
   ping?(): Promise<void>;
+  /**
+   * Calls `listener` each time the bus's subscriber connection is (re)established — after a Redis
+   * restart, a dropped subscriber connection, or the first connect of a bus created while Redis was
+   * down. Messages published while it was away are lost: subscribers re-read their source of truth.
+   * When it is called, every current subscription is effective again. Returns an unregister
+   * function. The in-process bus never loses messages and never calls it.
+   */
+  onReconnect?(listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -126,6 +134,30 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
   publisher.on('error', () => {});
   subscriber.on('error', () => {});
 
+  // ioredis reconnects by itself and re-sends SUBSCRIBE for every channel before emitting 'ready';
+  // whatever was published in between is gone. One more SUBSCRIBE of every channel (a no-op for
+  // those already subscribed) answers after those, so once it does, the subscriptions are live
+  // again and the listeners may re-read what they missed without a window for a further loss.
+  const reconnectListeners = new Set<() => void>();
+  let closing = false;
+  subscriber.on('ready', () => {
+    if (closing || reconnectListeners.size === 0) return;
+    const channels = [...listeners.keys()];
+    const resubscribed = channels.length > 0 ? subscriber.subscribe(...channels) : Promise.resolve();
+    resubscribed.then(
+      () => {
+        if (closing) return;
+        for (const l of [...reconnectListeners]) {
+          try {
+            l();
+          } catch {}
+        }
+      },
+      // Dropped again before answering: the next 'ready' tries again.
+      () => {},
+    );
+  });
+
   return {
     kind: 'redis',
     async publish(channel, event) {
@@ -161,7 +193,13 @@ export function createRedisBus(options: RedisBusOptions): EventBus {
     async ping() {
       await publisher.ping();
     },
+    onReconnect(listener) {
+      reconnectListeners.add(listener);
+      return () => void reconnectListeners.delete(listener);
+    },
     async close() {
+      closing = true;
+      reconnectListeners.clear();
       listeners.clear();
       subscribed.clear();
       await Promise.allSettled([publisher.quit(), subscriber.quit()]);

@@ -49,6 +49,11 @@ export const metrics = {
     help: 'Task events stored but not published on the bus (followers catch up from Postgres)',
     registers: [registry],
   }),
+  busReconnects: new Counter({
+    name: 'woopdi_event_bus_reconnects_total',
+    help: 'Times the bus subscriber connection came back (each followed task re-reads its events)',
+    registers: [registry],
+  }),
   taskStreamSubscriptions: new Gauge({
     name: 'woopdi_task_stream_subscriptions',
     help: 'Bus subscriptions held for followed tasks: one per task per process, shared by its followers',

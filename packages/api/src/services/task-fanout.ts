@@ -6,7 +6,11 @@
 // A task's feed keeps the events it has dispatched (and, loaded once on demand, the ones before),
 // contiguous by seq: a live event that reveals a gap (a lost publish) is read back from task_events
 // once for the whole feed, not per socket, and a slow safety check re-reads the table when the bus
-// stays silent, so no follower waits forever on a publish that never came.
+// stays silent, so no follower waits forever on a publish that never came. When the bus reconnects
+// (a Redis restart, a dropped subscriber connection) every feed re-reads the table after its last
+// seq at once: Postgres is the truth, the bus only wakes streams early. A bus that cannot subscribe
+// right now (Redis down) does not hold a stream back: after a short wait the feed serves what the
+// table holds, and re-reads when the subscription takes effect.
 //
 // Guarantee, per follower: subscribe first (the feed is subscribed before the follower registers),
 // then backfill after lastEventId (from the feed's log or the table), then live events — every seq
@@ -135,6 +139,11 @@ export interface FanoutOptions {
    */
   logSize?: number;
   logBytes?: number;
+  /**
+   * How long opening a feed waits for its bus subscription before serving the table anyway
+   * (default 1 s): with Redis down a stream still gets its backfill, then converges when it is back.
+   */
+  busWaitMs?: number;
 }
 
 interface FollowerState {
@@ -164,6 +173,8 @@ interface Feed {
   logBytes: number;
   /** The task ended (its terminal event is dispatched or was stored when the feed started). */
   finished: boolean;
+  /** The feed's first read of the task row is done: lastSeq and the log are its position. */
+  started: boolean;
   subscription: BusSubscription<TaskEvent> | undefined;
   prefix: Promise<void> | undefined;
   timer: NodeJS.Timeout | undefined;
@@ -205,10 +216,36 @@ export function createTaskFanout(
   const logSize = options.logSize ?? 512;
   const logBytes = options.logBytes ?? 1024 * 1024;
   const watchLingerMs = options.watchLingerMs ?? 10_000;
+  const busWaitMs = options.busWaitMs ?? 1_000;
   const feeds = new Map<string, Feed>();
   const watches = new Map<string, Watch>();
   let followerCount = 0;
   let subscriptionCount = 0;
+
+  // The bus (re)connected: whatever it carried meanwhile may be lost. One read per followed task.
+  deps.bus.onReconnect?.(() => {
+    metrics.busReconnects.inc();
+    for (const feed of feeds.values()) {
+      if (feed.started && !feed.finished && !feed.dead) void readBack(feed).catch(() => undefined);
+    }
+  });
+
+  /** `ready`, or after `busWaitMs` whatever it is by then; true when it resolved in time. */
+  async function readyWithin(ready: Promise<void>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), busWaitMs);
+      timer.unref();
+    });
+    const inTime = ready.then(() => true as const);
+    // A rejection after the wait is handled by the subscription itself (it closes).
+    inTime.catch(() => undefined);
+    try {
+      return await Promise.race([inTime, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   // --- task feeds ------------------------------------------------------------------------------
 
@@ -228,6 +265,7 @@ export function createTaskFanout(
       logStart: 1,
       logBytes: 0,
       finished: false,
+      started: false,
       subscription: undefined,
       prefix: undefined,
       timer: undefined,
@@ -240,17 +278,28 @@ export function createTaskFanout(
     subscriptionCount++;
     metrics.taskStreamSubscriptions.inc();
     feed.ready = (async () => {
-      await subscription.ready;
+      const subscribed = await readyWithin(subscription.ready);
       // Read after subscribing: every event up to last_seq is stored; every later one is published
       // after this read, so it reaches the subscription (or a gap read, or the safety check).
       const [task] = await sqlOf(deps.db)<{ lastSeq: number; status: string }[]>`
         select last_seq as "lastSeq", status from tasks where id = ${taskId}::uuid`;
       feed.lastSeq = task?.lastSeq ?? 0;
       feed.logStart = feed.lastSeq + 1;
+      feed.started = true;
       if (!task || task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled') {
         feed.finished = true;
         unsubscribe(feed);
         return;
+      }
+      if (!subscribed) {
+        // Not subscribed when the task was read: what was published before the subscription took
+        // effect never reaches it, so read the table again once it does.
+        subscription.ready.then(
+          () => {
+            if (!feed.finished && !feed.dead) void readBack(feed).catch(() => undefined);
+          },
+          () => undefined,
+        );
       }
       void consume(feed, subscription);
       feed.timer = setInterval(() => void catchUp(feed), safetyCheckMs);
@@ -508,7 +557,9 @@ export function createTaskFanout(
       releaseWatch(scope.userId, watch);
     };
     try {
-      await Promise.all([feed.ready, watch.ready]);
+      // Access loss is only heard once the watch is subscribed; a bus that cannot subscribe now
+      // (Redis down) does not hold the stream back: membership is checked when it is opened.
+      await Promise.all([feed.ready, readyWithin(watch.ready)]);
     } catch (error) {
       release();
       throw error;
