@@ -1,5 +1,6 @@
 // Input and output shapes shared by routers. Outputs carry ISO-8601 strings for times, so tRPC and
 // REST clients see the same JSON.
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 
 export const email = z
@@ -36,31 +37,31 @@ export const tokens = z.object({
 });
 
 export const user = z.object({
-  id: z.guid(),
+  id: uuid(),
   email: z.string(),
   name: z.string().nullable(),
   systemRole,
   emailVerified: z.boolean(),
   emailVerifiedAt: isoDate.nullable(),
-  lastActiveOrganizationId: z.guid().nullable(),
+  lastActiveOrganizationId: uuid().nullable(),
   createdAt: isoDate,
 });
 
 export const authResult = z.object({ user, tokens });
 
 export const organization = z.object({
-  id: z.guid(),
+  id: uuid(),
   name: z.string(),
   slug: z.string(),
   isSolo: z.boolean(),
-  ownerUserId: z.guid(),
+  ownerUserId: uuid(),
   plan: z.string(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
 
 export const membershipSummary = z.object({
-  organizationId: z.guid(),
+  organizationId: uuid(),
   organizationName: z.string(),
   slug: z.string(),
   isSolo: z.boolean(),
@@ -73,7 +74,7 @@ export const limit = z.coerce.number().int().min(1).max(100).default(50);
 export const cursor = z.string().max(200).optional();
 
 export const member = z.object({
-  userId: z.guid(),
+  userId: uuid(),
   email: z.string(),
   name: z.string().nullable(),
   role: orgRole,
@@ -84,12 +85,12 @@ export const member = z.object({
 export const invitationStatus = z.enum(['pending', 'accepted', 'revoked', 'expired']);
 
 export const invitation = z.object({
-  id: z.guid(),
-  organizationId: z.guid(),
+  id: uuid(),
+  organizationId: uuid(),
   email: z.string(),
   role: orgRole,
   status: invitationStatus,
-  invitedBy: z.guid(),
+  invitedBy: uuid(),
   expiresAt: isoDate,
   lastSentAt: isoDate,
   acceptedAt: isoDate.nullable(),
@@ -97,9 +98,9 @@ export const invitation = z.object({
 });
 
 export const auditEntry = z.object({
-  id: z.guid(),
+  id: uuid(),
   action: z.string(),
-  actorUserId: z.guid().nullable(),
+  actorUserId: uuid().nullable(),
   targetType: z.string().nullable(),
   targetId: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),
@@ -109,9 +110,9 @@ export const auditEntry = z.object({
 export const taskStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 
 export const task = z.object({
-  id: z.guid(),
-  organizationId: z.guid(),
-  createdBy: z.guid().nullable(),
+  id: uuid(),
+  organizationId: uuid(),
+  createdBy: uuid().nullable(),
   kind: z.string(),
   input: z.record(z.string(), z.unknown()),
   status: taskStatus,

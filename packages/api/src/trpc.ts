@@ -1,6 +1,6 @@
 // The only place procedures are built: context type, error shape, and the gates.
 import { initTRPC, TRPCError } from '@trpc/server';
-import { dependencyUnavailable, type Feature, forbidden, notFound } from '@woopdi/core';
+import { dependencyUnavailable, type Feature, forbidden, notFound, uuid } from '@woopdi/core';
 import type { OrgRole, SystemRole } from '@woopdi/db';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
@@ -96,12 +96,10 @@ const gate = <Extra extends object>(
  * The organization gates run before the input parser (so its errors are mapped too): they read
  * the id from the raw input, and leave an invalid one to the parser's 400 (after the 401 check).
  */
-// Ids are validated as Postgres does (any 8-4-4-4-12 hex), not as RFC 4122 versions: a valid row
-// must never fail an output schema after its side effect (issue #11).
-const uuid = z.guid();
+const anyId = uuid();
 const idIn = (key: string, raw: unknown): string | undefined => {
   const value = (raw as Record<string, unknown> | null | undefined)?.[key];
-  return uuid.safeParse(value).success ? (value as string) : undefined;
+  return anyId.safeParse(value).success ? (value as string) : undefined;
 };
 
 async function signedIn(ctx: Context) {
@@ -162,7 +160,7 @@ export const orgProcedure = (minRole: OrgRole) =>
         return { session, membership };
       }),
     )
-    .input(z.object({ organizationId: z.guid() }));
+    .input(z.object({ organizationId: uuid() }));
 
 /**
  * Organization scope reached through a resource id (an invitation, a task, an asset): the resource
@@ -194,7 +192,7 @@ export const orgResourceProcedure = <K extends string>(
         return { session, membership };
       }),
     )
-    .input(z.object({ [key]: z.guid() }) as z.ZodObject<{ [P in K]: z.ZodGUID }>);
+    .input(z.object({ [key]: uuid() }) as z.ZodObject<{ [P in K]: z.ZodGUID }>);
 
 /**
  * Refuses (412, naming the upgrade path) unless the organization's plan, in good standing, includes

@@ -2,17 +2,18 @@
 import type { DbOrTx } from '@woopdi/db';
 import { sql } from 'drizzle-orm';
 import { z } from 'zod';
+import { uuid } from './ids.js';
 
 export const jobPayloads = {
-  send_email: z.object({ outboxId: z.guid() }),
+  send_email: z.object({ outboxId: uuid() }),
   /** Runs one row of `tasks`; attempts come from the task kind. */
-  run_task: z.object({ taskId: z.guid() }),
+  run_task: z.object({ taskId: uuid() }),
   /** Processes one stored Stripe webhook event (stripe_events.id). */
   stripe_event: z.object({ eventId: z.string().min(1) }),
   /** Nightly: re-syncs every active subscription from Stripe and logs drift. */
   billing_reconcile: z.object({}).passthrough(),
   /** Cancels a deleted organization's Stripe subscription (after the delete commits; Stripe may be down). */
-  stripe_cancel_subscription: z.object({ organizationId: z.guid(), subscriptionId: z.string().min(1) }),
+  stripe_cancel_subscription: z.object({ organizationId: uuid(), subscriptionId: z.string().min(1) }),
   /** Hourly: removes pending uploads older than 24 h and the files of deleted organizations. */
   assets_cleanup: z.object({}).passthrough(),
 } as const;

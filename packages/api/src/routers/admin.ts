@@ -1,3 +1,4 @@
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 import {
   cursor,
@@ -73,7 +74,7 @@ export const adminRouter = router({
           description: 'Superadmins only. The last superadmin cannot be demoted (409).',
         },
       })
-      .input(z.object({ userId: z.guid(), systemRole }))
+      .input(z.object({ userId: uuid(), systemRole }))
       .output(user)
       .mutation(({ ctx, input }) =>
         admin.setSystemRole(ctx, ctx.session.userId, input.userId, input.systemRole),
@@ -89,7 +90,7 @@ export const adminRouter = router({
           description: 'Superadmins only. Every session of the user ends at once.',
         },
       })
-      .input(z.object({ userId: z.guid() }))
+      .input(z.object({ userId: uuid() }))
       .output(adminUser)
       .mutation(({ ctx, input }) => admin.setDisabled(ctx, ctx.session.userId, input.userId, true)),
 
@@ -102,7 +103,7 @@ export const adminRouter = router({
           summary: 'Enable a disabled account',
         },
       })
-      .input(z.object({ userId: z.guid() }))
+      .input(z.object({ userId: uuid() }))
       .output(adminUser)
       .mutation(({ ctx, input }) => admin.setDisabled(ctx, ctx.session.userId, input.userId, false)),
   }),

@@ -1,4 +1,4 @@
-import { assetSources } from '@woopdi/core';
+import { assetSources, uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { cursor, isoDate, limit } from '../schemas.js';
 import * as assets from '../services/assets.js';
@@ -10,9 +10,9 @@ const source = z.enum(assetSources);
 const status = z.enum(['pending', 'ready']);
 
 const asset = z.object({
-  id: z.guid(),
-  organizationId: z.guid(),
-  uploadedBy: z.guid().nullable(),
+  id: uuid(),
+  organizationId: uuid(),
+  uploadedBy: uuid().nullable(),
   filename: z.string(),
   contentType: z.string(),
   size: z.number().int(),
@@ -28,7 +28,7 @@ const asset = z.object({
 const byAsset = orgResourceProcedure('assetId', 'Asset', 'MEMBER', (ctx, id) =>
   assets.assetOrganization(ctx, id),
 );
-const assetInput = z.object({ organizationId: z.guid(), assetId: z.guid() });
+const assetInput = z.object({ organizationId: uuid(), assetId: uuid() });
 
 export const assetsRouter = router({
   createUpload: orgProcedure('MEMBER')
@@ -44,7 +44,7 @@ export const assetsRouter = router({
     })
     .input(
       z.object({
-        organizationId: z.guid(),
+        organizationId: uuid(),
         filename: z.string().trim().min(1).max(255),
         contentType: z.string().trim().min(3).max(255).describe('MIME type, e.g. image/png'),
         size: z.number().int().min(1, { message: 'The file is empty' }).describe('Exact size in bytes'),
@@ -53,7 +53,7 @@ export const assetsRouter = router({
     )
     .output(
       z.object({
-        assetId: z.guid(),
+        assetId: uuid(),
         uploadUrl: z.string(),
         method: z.enum(['PUT', 'GET']),
         headers: z.record(z.string(), z.string()),
@@ -92,7 +92,7 @@ export const assetsRouter = router({
     })
     .input(
       z.object({
-        organizationId: z.guid(),
+        organizationId: uuid(),
         source: source.optional(),
         status: status.optional(),
         limit,

@@ -1,15 +1,16 @@
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { isoDate } from '../schemas.js';
 import * as billing from '../services/billing.js';
 import { orgProcedure, publicProcedure, router } from '../trpc.js';
 
 const tags = ['billing'];
-const organizationId = z.guid();
+const organizationId = uuid();
 const seats = z.number().int().min(1).max(10_000);
 const DISABLED = 'Without STRIPE_SECRET_KEY on the server: 412 "Billing is not configured".';
 
 const billingSummary = z.object({
-  organizationId: z.guid(),
+  organizationId: uuid(),
   enabled: z.boolean(),
   plan: z.enum(['free', 'pro']),
   status: z.string().nullable().describe("Stripe's subscription status, or null without a subscription"),

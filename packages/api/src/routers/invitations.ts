@@ -1,3 +1,4 @@
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { email, invitation, orgRole, password, personName, token, tokens, user } from '../schemas.js';
 import * as invitations from '../services/invitations.js';
@@ -27,7 +28,7 @@ export const invitationsRouter = router({
           'MODERATORs invite MEMBERs; ADMINs any role. Not for personal organizations; 409 for existing members. Re-inviting a pending email rotates its link and extends it (no duplicates). The link is valid for 7 days.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), email, role: orgRole.default('MEMBER') }))
+    .input(z.object({ organizationId: uuid(), email, role: orgRole.default('MEMBER') }))
     .output(invitation)
     .mutation(({ ctx, input }) => invitations.createInvitation(ctx, ctx.membership, input)),
 
@@ -52,7 +53,7 @@ export const invitationsRouter = router({
         summary: 'Revoke a pending invitation',
       },
     })
-    .input(z.object({ invitationId: z.guid() }))
+    .input(z.object({ invitationId: uuid() }))
     .output(invitation)
     .mutation(({ ctx, input }) => invitations.revokeInvitation(ctx, ctx.membership, input.invitationId)),
 
@@ -67,7 +68,7 @@ export const invitationsRouter = router({
           'Rotates the link (the old one stops working) and extends it by 7 days. At most once a minute (429).',
       },
     })
-    .input(z.object({ invitationId: z.guid() }))
+    .input(z.object({ invitationId: uuid() }))
     .output(invitation)
     .mutation(({ ctx, input }) => invitations.resendInvitation(ctx, ctx.membership, input.invitationId)),
 
@@ -86,7 +87,7 @@ export const invitationsRouter = router({
     .input(z.object({ token }))
     .output(
       z.object({
-        organizationId: z.guid(),
+        organizationId: uuid(),
         organizationName: z.string(),
         inviterName: z.string(),
         email: z.string(),
@@ -112,7 +113,7 @@ export const invitationsRouter = router({
     .input(z.object({ token, password: password.optional(), name: personName.optional() }))
     .output(
       z.object({
-        organizationId: z.guid(),
+        organizationId: uuid(),
         role: orgRole,
         user,
         tokens: tokens.nullable(),

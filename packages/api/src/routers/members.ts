@@ -1,3 +1,4 @@
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { cursor, limit, member, orgRole } from '../schemas.js';
 import * as members from '../services/members.js';
@@ -17,7 +18,7 @@ export const membersRouter = router({
           'MODERATOR or ADMIN. Oldest first; pass `nextCursor` back as `cursor` for the next page.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), limit, cursor }))
+    .input(z.object({ organizationId: uuid(), limit, cursor }))
     .output(z.object({ members: z.array(member), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) => members.listMembers(ctx, ctx.membership, input)),
 
@@ -32,7 +33,7 @@ export const membersRouter = router({
           'MODERATORs may promote a MEMBER to MODERATOR; ADMINs may set any role on anyone but the owner. Nobody changes their own role (400); the owner is never demoted (403).',
       },
     })
-    .input(z.object({ organizationId: z.guid(), userId: z.guid(), role: orgRole }))
+    .input(z.object({ organizationId: uuid(), userId: uuid(), role: orgRole }))
     .output(member)
     .mutation(({ ctx, input }) => members.updateMemberRole(ctx, ctx.membership, input.userId, input.role)),
 
@@ -47,7 +48,7 @@ export const membersRouter = router({
           'MODERATORs may remove MEMBERs; ADMINs anyone but the owner. The removed user loses access at once and is told through users.events.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), userId: z.guid() }))
+    .input(z.object({ organizationId: uuid(), userId: uuid() }))
     .output(z.object({ removed: z.literal(true) }))
     .mutation(({ ctx, input }) => members.removeMember(ctx, ctx.membership, input.userId)),
 });

@@ -1,3 +1,4 @@
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { auditEntry, cursor, limit, organization, orgName, orgRole } from '../schemas.js';
 import { listAuditLog } from '../services/audit.js';
@@ -46,7 +47,7 @@ export const organizationsRouter = router({
         description: 'Organization ADMINs only. Personal (solo) organizations cannot be renamed.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), name: orgName }))
+    .input(z.object({ organizationId: uuid(), name: orgName }))
     .output(organization)
     .mutation(({ ctx, input }) => orgs.renameOrganization(ctx, ctx.membership, input.name)),
 
@@ -75,7 +76,7 @@ export const organizationsRouter = router({
           'Owner only. The new owner must already be an ADMIN member; the old owner stays an ADMIN.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), userId: z.guid() }))
+    .input(z.object({ organizationId: uuid(), userId: uuid() }))
     .output(organization)
     .mutation(({ ctx, input }) => lifecycle.transferOwnership(ctx, ctx.membership, input.userId)),
 
@@ -104,7 +105,7 @@ export const organizationsRouter = router({
           'ADMIN only. Newest first; filter by `action`; pass `nextCursor` back as `cursor` for older entries.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), limit, cursor, action: z.string().max(100).optional() }))
+    .input(z.object({ organizationId: uuid(), limit, cursor, action: z.string().max(100).optional() }))
     .output(z.object({ entries: z.array(auditEntry), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) => listAuditLog(ctx.db, ctx.membership.organizationId, input)),
 

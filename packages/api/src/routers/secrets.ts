@@ -1,4 +1,4 @@
-import { secretNamePattern } from '@woopdi/core';
+import { secretNamePattern, uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { isoDate } from '../schemas.js';
 import * as secrets from '../services/secrets.js';
@@ -33,7 +33,7 @@ export const secretsRouter = router({
           "ADMIN only. Creates or replaces the secret. The value is encrypted at rest (AES-256-GCM under ENCRYPTION_KEY) and never returned: only its last 4 characters are shown. REPLICATE_API_TOKEN is used by generate_image tasks instead of the server's token.",
       },
     })
-    .input(z.object({ organizationId: z.guid(), name, value: z.string().trim().min(1).max(4096) }))
+    .input(z.object({ organizationId: uuid(), name, value: z.string().trim().min(1).max(4096) }))
     .output(secret)
     .mutation(({ ctx, input }) => secrets.setSecret(ctx, ctx.membership, input.name, input.value)),
 
@@ -60,7 +60,7 @@ export const secretsRouter = router({
         description: 'ADMIN only. 404 when the organization has no secret of that name.',
       },
     })
-    .input(z.object({ organizationId: z.guid(), name }))
+    .input(z.object({ organizationId: uuid(), name }))
     .output(z.object({ deleted: z.literal(true) }))
     .mutation(({ ctx, input }) => secrets.deleteSecret(ctx, ctx.membership, input.name)),
 });

@@ -1,5 +1,5 @@
 import { tracked } from '@trpc/server';
-import { type TaskEvent, taskKindNames, taskKinds } from '@woopdi/core';
+import { type TaskEvent, taskKindNames, taskKinds, uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { cursor, limit, task, taskStatus } from '../schemas.js';
 import { openTaskEvents } from '../services/task-stream.js';
@@ -27,12 +27,12 @@ export const tasksRouter = router({
     })
     .input(
       z.object({
-        organizationId: z.guid(),
+        organizationId: uuid(),
         kind,
         input: z.record(z.string(), z.unknown()).default({}),
       }),
     )
-    .output(z.object({ taskId: z.guid(), status: taskStatus }))
+    .output(z.object({ taskId: uuid(), status: taskStatus }))
     .mutation(({ ctx, input }) => tasks.startTask(ctx, ctx.membership, input)),
 
   get: byTask
@@ -44,7 +44,7 @@ export const tasksRouter = router({
         summary: "A task's status, progress (0..1), result and error",
       },
     })
-    .input(z.object({ taskId: z.guid() }))
+    .input(z.object({ taskId: uuid() }))
     .output(task)
     .query(({ ctx, input }) => tasks.getTask(ctx, ctx.membership, input.taskId)),
 
@@ -59,7 +59,7 @@ export const tasksRouter = router({
     })
     .input(
       z.object({
-        organizationId: z.guid(),
+        organizationId: uuid(),
         status: taskStatus.optional(),
         kind: kind.optional(),
         limit,
@@ -80,7 +80,7 @@ export const tasksRouter = router({
           'The member who started it, or a MODERATOR or ADMIN. A queued task ends at once; a running one within one step. 409 if it already finished.',
       },
     })
-    .input(z.object({ taskId: z.guid() }))
+    .input(z.object({ taskId: uuid() }))
     .output(task)
     .mutation(({ ctx, input }) => tasks.cancelTask(ctx, ctx.membership, input.taskId)),
 
@@ -89,7 +89,7 @@ export const tasksRouter = router({
    * (the SDK and SSE clients do it for you on reconnect). Ends after task_end / task_error.
    */
   events: byTask
-    .input(z.object({ taskId: z.guid(), lastEventId: z.coerce.number().int().min(0).optional() }))
+    .input(z.object({ taskId: uuid(), lastEventId: z.coerce.number().int().min(0).optional() }))
     .subscription(async function* ({ ctx, input, signal }) {
       const stream = await openTaskEvents(
         ctx,

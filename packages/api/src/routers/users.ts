@@ -1,3 +1,4 @@
+import { uuid } from '@woopdi/core';
 import { z } from 'zod';
 import { membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
 import { openUserEvents } from '../services/user-events.js';
@@ -58,7 +59,7 @@ export const usersRouter = router({
           'Stored on the account, so every client and sign-in starts there (`lastActiveOrganizationId`).',
       },
     })
-    .output(z.object({ lastActiveOrganizationId: z.guid() }))
+    .output(z.object({ lastActiveOrganizationId: uuid() }))
     .mutation(({ ctx }) =>
       users.setActiveOrganization(ctx, ctx.session.userId, ctx.membership.organizationId),
     ),
