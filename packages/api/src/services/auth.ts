@@ -125,6 +125,9 @@ async function emailLinkTo(
   },
 ) {
   await deps.rateLimits.consume('passwordReset', client.ip ?? 'unknown');
+  // Per recipient too, whatever the client address: beyond it nothing is sent, and the answer
+  // stays the same generic one (refusing would tell who asked for links to this address).
+  if (!(await deps.rateLimits.tryConsume('emailRecipient', email))) return;
   await deps.db.transaction(async (tx) => {
     const user = await tx.query.users.findFirst({ where: eq(users.email, email) });
     if (!user || user.disabledAt || !link.eligible(user)) return;

@@ -81,6 +81,8 @@ export async function createInvitation(
   }
   assertCanInvite(actor, input.role);
   await deps.rateLimits.consume('invitation', actor.organizationId);
+  // Re-inviting a pending address sends it another email: bounded per organization + recipient.
+  await deps.rateLimits.consume('invitationRecipient', `${actor.organizationId}|${input.email}`);
   const token = randomToken();
   return deps.db.transaction(async (tx) => {
     await lockOrganizationSeats(tx, actor.organizationId);
@@ -198,6 +200,7 @@ export async function resendInvitation(deps: ServiceDeps, actor: Membership, inv
       })
       .where(eq(invitations.id, invitationId))
       .returning();
+    await deps.rateLimits.consume('invitationRecipient', `${actor.organizationId}|${row!.email}`);
     await sendInvitationEmail(deps, tx, row!, token);
     await audit(tx, {
       organizationId: actor.organizationId,
