@@ -17,7 +17,7 @@ export {
   seededIds,
 } from './seed.js';
 export { type AccessTokens, createAccessTokens } from './services/access-tokens.js';
-export { getAsset, uploadStream } from './services/assets.js';
+export { getAsset, isPendingUpload, uploadStream } from './services/assets.js';
 export { BILLING_DISABLED, receiveStripeEvent, verifyStripeWebhook } from './services/billing.js';
 export type { ServiceDeps } from './services/deps.js';
 export {

@@ -362,6 +362,7 @@ describe('gcs driver (the real SDK against a local stand-in for GCS)', () => {
     expect(upload.headers).toEqual({
       'content-type': 'image/png',
       'x-goog-content-length-range': `0,${PNG.length}`,
+      'x-goog-if-generation-match': '0',
     });
     const put = await fetch(upload.uploadUrl, { method: upload.method, headers: upload.headers, body: PNG });
     expect(put.status).toBe(200);
@@ -369,6 +370,12 @@ describe('gcs driver (the real SDK against a local stand-in for GCS)', () => {
 
     const ready = await owner.api.assets.completeUpload({ organizationId: org.id, assetId: upload.assetId });
     expect(ready).toMatchObject({ status: 'ready', checksum: sha256(PNG) });
+    // The URL wrote once: other bytes PUT with the headers it was signed with are refused (412).
+    const other = Buffer.from(PNG);
+    other[20] = 2;
+    const again = await fetch(upload.uploadUrl, { method: 'PUT', headers: upload.headers, body: other });
+    expect(again.status).toBe(412);
+    expect(fake.objects.get(key)?.body.equals(PNG)).toBe(true);
     // The SDK read the metadata, then the bytes.
     const reads = fake.requests.filter(
       (r) => r.path === `/storage/v1/b/${BUCKET}/o/${encodeURIComponent(key)}`,
@@ -411,7 +418,19 @@ describe('gcs driver (the real SDK against a local stand-in for GCS)', () => {
       }),
     ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
     expect(await storage.stat('orgs/prefix-test/c/big.bin')).toBeUndefined();
-    expect(await storage.deletePrefix('orgs/prefix-test/')).toBe(2);
+    // Create-only writes: the second is refused and leaves the first object as it was.
+    await storage.write('orgs/prefix-test/b/once.txt', Buffer.from('one'), {
+      contentType: 'text/plain',
+      ifAbsent: true,
+    });
+    await expect(
+      storage.write('orgs/prefix-test/b/once.txt', Buffer.from('two'), {
+        contentType: 'text/plain',
+        ifAbsent: true,
+      }),
+    ).rejects.toMatchObject({ code: 'ALREADY_EXISTS' });
+    expect(fake.objects.get('orgs/prefix-test/b/once.txt')?.body.toString()).toBe('one');
+    expect(await storage.deletePrefix('orgs/prefix-test/')).toBe(3);
     expect([...fake.objects.keys()].filter((k) => k.startsWith('orgs/prefix-test/'))).toEqual([]);
   });
 
@@ -435,7 +454,9 @@ describe('gcs driver (the real SDK against a local stand-in for GCS)', () => {
     expect(q.get('X-Goog-Credential')).toBe(
       `${credentials.client_email}/${date.slice(0, 8)}/auto/storage/goog4_request`,
     );
-    expect(q.get('X-Goog-SignedHeaders')).toBe('content-type;host;x-goog-content-length-range');
+    expect(q.get('X-Goog-SignedHeaders')).toBe(
+      'content-type;host;x-goog-content-length-range;x-goog-if-generation-match',
+    );
     const signature = q.get('X-Goog-Signature')!;
     expect(signature).toMatch(/^[0-9a-f]{512}$/); // RSA-2048
     expect(signed.expiresAt.getTime() - Date.now()).toBeGreaterThan(890_000);
@@ -450,8 +471,8 @@ describe('gcs driver (the real SDK against a local stand-in for GCS)', () => {
       'PUT',
       url.pathname,
       query,
-      'content-type:image/png\nhost:storage.googleapis.com\nx-goog-content-length-range:0,1234\n',
-      'content-type;host;x-goog-content-length-range',
+      'content-type:image/png\nhost:storage.googleapis.com\nx-goog-content-length-range:0,1234\nx-goog-if-generation-match:0\n',
+      'content-type;host;x-goog-content-length-range;x-goog-if-generation-match',
       'UNSIGNED-PAYLOAD',
     ].join('\n');
     const stringToSign = [

@@ -74,6 +74,10 @@ export async function startFakeGcs(bucket: string): Promise<FakeGcs> {
       const [meta, media] = parseMultipart(body, boundary);
       const metadata = JSON.parse(meta!.body.toString()) as { name?: string; contentType?: string };
       const name = url.searchParams.get('name') ?? metadata.name!;
+      const match = url.searchParams.get('ifGenerationMatch');
+      if (match !== null && match !== String(objects.get(name)?.generation ?? 0)) {
+        return json(412, { error: { code: 412, message: 'conditionNotMet' } });
+      }
       const o = {
         body: media!.body,
         contentType: metadata.contentType ?? 'application/octet-stream',
@@ -109,6 +113,11 @@ export async function startFakeGcs(bucket: string): Promise<FakeGcs> {
       const name = decodeURIComponent(path.slice(bucket.length + 2));
       if (!url.searchParams.get('X-Goog-Signature')) return json(403, { error: 'missing signature' });
       if (req.method === 'PUT') {
+        // The XML API's precondition header (generation 0: only when no live object exists).
+        const match = req.headers['x-goog-if-generation-match'];
+        if (match !== undefined && match !== String(objects.get(name)?.generation ?? 0)) {
+          return void res.writeHead(412).end('PreconditionFailed');
+        }
         objects.set(name, {
           body,
           contentType: req.headers['content-type'] ?? 'application/octet-stream',

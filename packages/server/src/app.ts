@@ -1,6 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createExpressMiddleware } from '@trpc/server/adapters/express';
-import { type ApiDeps, appRouter, createContextFactory, createOpenApiDocument } from '@woopdi/api';
+import {
+  type ApiDeps,
+  appRouter,
+  createContextFactory,
+  createOpenApiDocument,
+  isPendingUpload,
+} from '@woopdi/api';
 import { isLocalStorage } from '@woopdi/core';
 import type { DbHandle } from '@woopdi/db';
 import cors, { type CorsOptions } from 'cors';
@@ -146,7 +152,11 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   // Multipart uploads stream to storage: mounted before /api, whose JSON parser would read the body.
   app.post('/api/organizations/:organizationId/assets/upload', assetUploadRoute(options));
   // The local driver's signed upload and download URLs (GCS serves its own).
-  if (isLocalStorage(options.storage)) app.use('/storage', storageRoutes(options.storage, logger));
+  if (isLocalStorage(options.storage))
+    app.use(
+      '/storage',
+      storageRoutes(options.storage, logger, (key) => isPendingUpload(options, key)),
+    );
 
   const rest = createOpenApiExpressMiddleware({
     router: appRouter,

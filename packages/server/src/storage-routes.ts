@@ -21,7 +21,22 @@ const drain = (req: Request) => {
   req.resume();
 };
 
-export function storageRoutes(storage: LocalStorage, logger: Logger): RequestHandler {
+const spent = (res: Response) =>
+  void res.status(409).json({
+    code: 'CONFLICT',
+    message:
+      'This upload URL was already used: the file is stored (or the upload was completed or deleted). Start a new upload to send another file.',
+  });
+
+/**
+ * `uploadPending(key)`: whether the object's upload is still pending (its asset not completed or
+ * deleted); a signed upload URL writes once, and never after that.
+ */
+export function storageRoutes(
+  storage: LocalStorage,
+  logger: Logger,
+  uploadPending: (key: string) => Promise<boolean>,
+): RequestHandler {
   return async (req, res, next) => {
     const method = req.method === 'HEAD' ? 'GET' : req.method;
     if (method !== 'GET' && method !== 'PUT') return next();
@@ -56,16 +71,23 @@ export function storageRoutes(storage: LocalStorage, logger: Logger): RequestHan
         drain(req);
         return tooLarge();
       }
+      if (!(await uploadPending(key)) || (await storage.stat(key))) {
+        drain(req);
+        return spent(res);
+      }
       try {
         const written = await storage.write(key, req, {
           contentType,
+          // Create-only: of two PUTs racing past the checks above, one writes and one is refused.
+          ifAbsent: true,
           ...(grant.maxBytes !== undefined && { maxBytes: grant.maxBytes }),
         });
         return void res.status(200).json({ size: written.size });
       } catch (error) {
-        if ((error as { code?: string }).code === 'PAYLOAD_TOO_LARGE') {
+        const code = (error as { code?: string }).code;
+        if (code === 'PAYLOAD_TOO_LARGE' || code === 'ALREADY_EXISTS') {
           drain(req);
-          return tooLarge();
+          return code === 'ALREADY_EXISTS' ? spent(res) : tooLarge();
         }
         throw error;
       }

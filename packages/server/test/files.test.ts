@@ -115,7 +115,15 @@ describe('signed URLs of the local driver', () => {
   });
 
   it('an expired or tampered URL is 403; a wrong Content-Type is 403; a body past the signed size is 413', async () => {
-    const key = 'orgs/00000000-0000-4000-8000-00000000abcd/probe/file.png';
+    // A pending upload's object key (a signed URL writes only while its asset is pending).
+    const owner = await signup();
+    const organizationId = await teamOf(owner, 'Probe');
+    const ticket = await api<UploadTicket>(`/organizations/${organizationId}/assets/uploads`, {
+      token: owner.token,
+      body: { filename: 'file.png', contentType: 'image/png', size: PNG.length },
+    });
+    expect(ticket.status, ticket.text).toBe(200);
+    const key = decodeURIComponent(new URL(ticket.body.uploadUrl).pathname.slice('/storage/'.length));
     const put = (url: string, body: Buffer = PNG, type = 'image/png') =>
       fetch(url, { method: 'PUT', headers: { 'content-type': type }, body });
 
@@ -143,7 +151,7 @@ describe('signed URLs of the local driver', () => {
       tamper('ct', 'text/html'),
       tamper('expires', String(Math.floor(Date.now() / 1000) + 86_400)),
       tamper('sig', `${new URL(valid.url).searchParams.get('sig')!.slice(0, -2)}AA`),
-      valid.url.replace('/probe/', '/other/'),
+      valid.url.replace(`/${ticket.body.assetId}/`, '/other/'),
     ]) {
       expect((await put(url)).status, url).toBe(403);
     }
@@ -159,6 +167,74 @@ describe('signed URLs of the local driver', () => {
     expect((await fetch(u)).status).toBe(403);
     const old = await storage.signedDownloadUrl(key, { expiresInSeconds: -1 });
     expect((await fetch(old.url)).status).toBe(403);
+  });
+
+  it('an upload URL writes once: a second PUT is 409, before or after completion, and after a delete', async () => {
+    const owner = await signup();
+    const organizationId = await teamOf(owner, 'Once');
+    const ticket = await api<UploadTicket>(`/organizations/${organizationId}/assets/uploads`, {
+      token: owner.token,
+      body: { filename: 'once.png', contentType: 'image/png', size: PNG.length },
+    });
+    const put = (body: Buffer) =>
+      fetch(ticket.body.uploadUrl, { method: 'PUT', headers: ticket.body.headers, body });
+    expect((await put(PNG)).status).toBe(200);
+    const other = Buffer.from(PNG);
+    other[100] = 9; // same size and type, other bytes
+    const early = await put(other);
+    expect(early.status).toBe(409);
+    expect(((await early.json()) as { message: string }).message).toMatch(/already used.*new upload/);
+
+    const done = await api<{ checksum: string }>(
+      `/organizations/${organizationId}/assets/${ticket.body.assetId}/complete`,
+      { method: 'POST', token: owner.token },
+    );
+    expect(done.status, done.text).toBe(200);
+    const again = await put(other);
+    expect(again.status).toBe(409);
+    // Concurrent replacement attempts too: none gets through.
+    expect((await Promise.all([put(other), put(other), put(other)])).map((r) => r.status)).toEqual([
+      409, 409, 409,
+    ]);
+    const got = await api<{ downloadUrl: string; checksum: string }>(
+      `/organizations/${organizationId}/assets/${ticket.body.assetId}`,
+      { token: owner.token },
+    );
+    const served = Buffer.from(await (await fetch(got.body.downloadUrl)).arrayBuffer());
+    expect(served.equals(PNG)).toBe(true);
+    expect(createHash('sha256').update(served).digest('hex')).toBe(got.body.checksum);
+
+    // Deleted: the URL stays spent (no orphan file outside any quota).
+    await api(`/organizations/${organizationId}/assets/${ticket.body.assetId}`, {
+      method: 'DELETE',
+      token: owner.token,
+    });
+    expect((await put(PNG)).status).toBe(409);
+    expect(await storage.stat(decodeURIComponent(new URL(ticket.body.uploadUrl).pathname.slice(9)))).toBe(
+      undefined,
+    );
+  });
+
+  it('a file refused at completion is removed, so the same URL can send the right one', async () => {
+    const owner = await signup();
+    const organizationId = await teamOf(owner, 'Retry');
+    const ticket = await api<UploadTicket>(`/organizations/${organizationId}/assets/uploads`, {
+      token: owner.token,
+      body: { filename: 'retry.png', contentType: 'image/png', size: PNG.length },
+    });
+    const put = (body: Buffer) =>
+      fetch(ticket.body.uploadUrl, { method: 'PUT', headers: ticket.body.headers, body });
+    const complete = () =>
+      api(`/organizations/${organizationId}/assets/${ticket.body.assetId}/complete`, {
+        method: 'POST',
+        token: owner.token,
+      });
+    expect((await put(Buffer.alloc(PNG.length, 1))).status).toBe(200); // not a PNG
+    const refused = await complete();
+    expect(refused.status).toBe(400);
+    expect(refused.body.message).toMatch(/not a image\/png file; it was removed/);
+    expect((await put(PNG)).status).toBe(200);
+    expect((await complete()).status).toBe(200);
   });
 
   it('REST maps the rules: 400 for a type or size outside them, 404 for another organization’s asset', async () => {

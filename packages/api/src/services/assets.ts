@@ -192,21 +192,26 @@ export async function completeUpload(
       `The uploaded file is ${info.size} bytes, more than the ${row.size} declared; it was removed. Start a new upload.`,
     );
   }
+  // An upload URL writes once: a refused file is removed, so the same URL can send the right one.
+  const refuse = async (message: string) => {
+    await deps.storage.delete(row.storageKey);
+    return badRequest(message);
+  };
   if (info.size !== row.size) {
-    throw badRequest(
-      `The uploaded file is ${info.size} bytes, not the ${row.size} declared. Upload it again.`,
+    throw await refuse(
+      `The uploaded file is ${info.size} bytes, not the ${row.size} declared; it was removed. Upload it again.`,
     );
   }
   if (info.contentType !== undefined && normalizeContentType(info.contentType) !== row.contentType) {
-    throw badRequest(
-      `The uploaded file is stored as "${info.contentType}", not the "${row.contentType}" declared.`,
+    throw await refuse(
+      `The uploaded file is stored as "${info.contentType}", not the "${row.contentType}" declared; it was removed. Upload it again.`,
     );
   }
   const { sha256, size, head } = await digest(await deps.storage.read(row.storageKey));
   if (size !== row.size) throw badRequest('The uploaded file changed while it was checked. Try again.');
   if (!contentMatchesType(row.contentType, head)) {
-    throw badRequest(
-      `The uploaded file is not a ${row.contentType} file. Upload a file of the declared type.`,
+    throw await refuse(
+      `The uploaded file is not a ${row.contentType} file; it was removed. Upload a file of the declared type.`,
     );
   }
   const [updated] = await deps.db
@@ -216,6 +221,18 @@ export async function completeUpload(
     .returning();
   if (!updated) throw notFound('Asset');
   return publicAsset(updated);
+}
+
+/**
+ * Whether a signed upload URL for this object may still write: its asset exists and is pending.
+ * Once completed (or deleted) the URL is spent, even before it expires.
+ */
+export async function isPendingUpload(deps: Pick<ServiceDeps, 'db'>, storageKey: string) {
+  const [row] = await deps.db
+    .select({ status: assets.status })
+    .from(assets)
+    .where(eq(assets.storageKey, storageKey));
+  return row?.status === 'pending';
 }
 
 async function digest(stream: Readable) {

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { GetSignedUrlConfig, Storage as GoogleStorage } from '@google-cloud/storage';
 import { Meter } from './meter.js';
-import { assertObjectKey, assertPrefix, type Storage, type WriteResult } from './types.js';
+import { assertObjectKey, assertPrefix, ObjectExistsError, type Storage, type WriteResult } from './types.js';
 
 export interface GcsStorageOptions {
   bucket: string;
@@ -59,14 +59,20 @@ export function createGcsStorage(options: GcsStorageOptions): GcsStorage {
 
     async signedUploadUrl(key, { contentType, maxBytes, expiresInSeconds }) {
       const expires = expiresAt(expiresInSeconds);
-      // GCS refuses a PUT whose body is outside this range; the header is signed, so it cannot be dropped.
-      const headers = { 'content-type': contentType, 'x-goog-content-length-range': `0,${maxBytes}` };
+      // GCS refuses a PUT whose body is outside this range, and (precondition ifGenerationMatch=0)
+      // one to an object that exists: the URL writes once, so a completed upload cannot be replaced.
+      // The headers are signed, so they cannot be dropped.
+      const extensionHeaders = {
+        'x-goog-content-length-range': `0,${maxBytes}`,
+        'x-goog-if-generation-match': '0',
+      };
+      const headers = { 'content-type': contentType, ...extensionHeaders };
       const [url] = await file(key).getSignedUrl({
         version: 'v4',
         action: 'write',
         expires,
         contentType,
-        extensionHeaders: { 'x-goog-content-length-range': headers['x-goog-content-length-range'] },
+        extensionHeaders,
       });
       return { url, method: 'PUT', headers, expiresAt: expires };
     },
@@ -95,20 +101,26 @@ export function createGcsStorage(options: GcsStorageOptions): GcsStorage {
       return file(key).createReadStream({ validation: false });
     },
 
-    async write(key, body, { contentType, maxBytes }): Promise<WriteResult> {
+    async write(key, body, { contentType, maxBytes, ifAbsent }): Promise<WriteResult> {
       const meter = new Meter(maxBytes);
       const source = body instanceof Uint8Array ? Readable.from([Buffer.from(body)]) : body;
       // A single-request (multipart) upload: aborted midway, it creates no object at all.
-      await pipeline(
-        source,
-        meter,
-        file(key).createWriteStream({
-          resumable: false,
-          contentType,
-          metadata: { contentType },
-          validation: 'md5',
-        }),
-      );
+      try {
+        await pipeline(
+          source,
+          meter,
+          file(key).createWriteStream({
+            resumable: false,
+            contentType,
+            metadata: { contentType },
+            validation: 'md5',
+            ...(ifAbsent && { preconditionOpts: { ifGenerationMatch: 0 } }),
+          }),
+        );
+      } catch (e) {
+        if (ifAbsent && (e as { code?: number })?.code === 412) throw new ObjectExistsError(key);
+        throw e;
+      }
       return { size: meter.size, sha256: meter.digest() };
     },
 

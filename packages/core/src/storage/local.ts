@@ -3,7 +3,7 @@
 // HMAC-signed, expiring URLs — the same flow as GCS signed URLs, so clients need no second code path.
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -19,6 +19,7 @@ import {
 import {
   assertObjectKey,
   assertPrefix,
+  ObjectExistsError,
   type ObjectInfo,
   type SignedUrl,
   type Storage,
@@ -120,7 +121,7 @@ export function createLocalStorage(options: LocalStorageOptions): LocalStorage {
       return handle.createReadStream();
     },
 
-    async write(key, body, { contentType, maxBytes }: WriteOptions): Promise<WriteResult> {
+    async write(key, body, { contentType, maxBytes, ifAbsent }: WriteOptions): Promise<WriteResult> {
       const path = objectPath(key);
       // Written beside the storage tree and renamed into place: a reader never sees half a file.
       const tmpDir = join(dir, '.tmp');
@@ -132,8 +133,20 @@ export function createLocalStorage(options: LocalStorageOptions): LocalStorage {
         await pipeline(source, meter, createWriteStream(tmp));
         await mkdir(dirname(path), { recursive: true });
         await mkdir(dirname(metaPath(key)), { recursive: true });
-        await writeFile(metaPath(key), JSON.stringify({ contentType }));
-        await rename(tmp, path);
+        if (ifAbsent) {
+          // link(2) fails with EEXIST when the name is taken: create-only, atomically.
+          try {
+            await link(tmp, path);
+          } catch (e) {
+            if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw new ObjectExistsError(key);
+            throw e;
+          }
+          await rm(tmp, { force: true });
+          await writeFile(metaPath(key), JSON.stringify({ contentType }));
+        } else {
+          await writeFile(metaPath(key), JSON.stringify({ contentType }));
+          await rename(tmp, path);
+        }
       } catch (error) {
         await rm(tmp, { force: true });
         throw error;

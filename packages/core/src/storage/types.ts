@@ -21,6 +21,19 @@ export interface WriteOptions {
   contentType: string;
   /** The write fails with PAYLOAD_TOO_LARGE (and leaves no object) past this many bytes. */
   maxBytes?: number;
+  /**
+   * Create only: the write fails with ALREADY_EXISTS (and leaves the existing object untouched)
+   * when the object exists, atomically (a signed upload URL writes once).
+   */
+  ifAbsent?: boolean;
+}
+
+/** The error a create-only write fails with when the object exists. */
+export class ObjectExistsError extends Error {
+  readonly code = 'ALREADY_EXISTS';
+  constructor(key: string) {
+    super(`storage object "${key}" already exists`);
+  }
 }
 
 export interface WriteResult {
@@ -31,7 +44,10 @@ export interface WriteResult {
 
 export interface Storage {
   readonly kind: StorageKind;
-  /** A URL the client PUTs the bytes to, with `headers`, before `expiresAt`. */
+  /**
+   * A URL the client PUTs the bytes to, with `headers`, before `expiresAt`. It writes once: a PUT
+   * to an object that exists is refused (local: 409; GCS: 412 by the ifGenerationMatch=0 precondition).
+   */
   signedUploadUrl(
     key: string,
     options: { contentType: string; maxBytes: number; expiresInSeconds: number },
@@ -45,7 +61,10 @@ export interface Storage {
   stat(key: string): Promise<ObjectInfo | undefined>;
   /** The object's bytes, streamed. */
   read(key: string): Promise<Readable>;
-  /** Streams `body` into the object (replacing it), hashing as it goes; no partial object is left on failure. */
+  /**
+   * Streams `body` into the object (replacing it, unless `ifAbsent`), hashing as it goes; no
+   * partial object is left on failure.
+   */
   write(key: string, body: Readable | Uint8Array, options: WriteOptions): Promise<WriteResult>;
   /** Deletes the object; a missing object is not an error. */
   delete(key: string): Promise<void>;
