@@ -177,6 +177,19 @@ const envSchema = z.object({
   CORS_ORIGINS: optionalString,
   WOOPDI_MIGRATIONS_DIR: optionalString,
   METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  METRICS_HOST: z
+    .string()
+    .trim()
+    .refine((v) => isIP(v) !== 0 || hostName.test(v), {
+      message:
+        'give the address the metrics port binds: 127.0.0.1 (the default: this machine only) or another',
+    })
+    .default('127.0.0.1'),
+  METRICS_TOKEN: z
+    .string()
+    .trim()
+    .min(16, { message: 'give a random bearer token of at least 16 characters (openssl rand -hex 24)' })
+    .optional(),
   WORKER_HEARTBEAT_MS: z.coerce.number().int().min(100).default(2_000),
   WORKER_DEAD_AFTER_MS: z.coerce.number().int().min(1_000).default(8_000),
   TRPC_MAX_BATCH_SIZE: z.coerce
@@ -246,8 +259,12 @@ export interface Config {
   shutdownTimeoutMs: number;
   /** Where the SQL migrations are (default: the repository's drizzle/); the image sets it. */
   migrationsDir: string | undefined;
-  /** A worker process serves /metrics on this port when set (the api serves it on PORT). */
+  /** A worker process serves /metrics on this port when set, bound to metricsHost. */
   metricsPort: number | undefined;
+  /** Where METRICS_PORT binds (METRICS_HOST, default 127.0.0.1: never public by default). */
+  metricsHost: string;
+  /** The bearer token /metrics on the public port requires (METRICS_TOKEN); without it, absent (404). */
+  metricsToken: string | undefined;
   /** Every worker process must use the same values: a short deadAfterMs would rob live workers. */
   workerLiveness: { heartbeatMs: number; deadAfterMs: number };
   /** Jobs one worker process runs at once (graphile-worker concurrency); sized for I/O-bound kinds. */
@@ -419,6 +436,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     migrationsDir: e.WOOPDI_MIGRATIONS_DIR,
     metricsPort: e.METRICS_PORT,
+    metricsHost: e.METRICS_HOST,
+    metricsToken: e.METRICS_TOKEN,
     workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
     workerConcurrency: e.WORKER_CONCURRENCY,
     streamMaxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,

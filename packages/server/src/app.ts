@@ -88,7 +88,7 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   app.use(cors(corsOptions(config)));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
-  app.get('/metrics', metricsRoute);
+  app.get('/metrics', metricsRoute(config.metricsToken));
   // Each dependency answers within 2 s or counts as down; Redis only when it is the bus (service mode).
   const check = async (probe: () => Promise<unknown>): Promise<'ok' | 'down'> => {
     let timer: NodeJS.Timeout | undefined;

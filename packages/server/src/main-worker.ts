@@ -36,7 +36,7 @@ try {
           void registry
             .metrics()
             .then((text) => res.writeHead(200, { 'content-type': registry.contentType }).end(text));
-        }).listen(config.metricsPort);
+        }).listen(config.metricsPort, config.metricsHost);
   let stopping = false;
   onShutdownSignal(runtime.logger, async () => {
     stopping = true;
