@@ -198,6 +198,18 @@ const envSchema = z.object({
     .min(1)
     .max(100)
     .default(20),
+  JSON_MAX_DEPTH: z.coerce
+    .number({
+      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).',
+    })
+    .int({ error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).' })
+    .min(1, {
+      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).',
+    })
+    .max(1000, {
+      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).',
+    })
+    .default(64),
   WORKER_CONCURRENCY: z.coerce
     .number({ error: concurrencyMessage })
     .int({ error: concurrencyMessage })
@@ -276,6 +288,8 @@ export interface Config {
   streamMaxBufferedBytes: number;
   /** Calls one tRPC HTTP batch may carry; more answer 400. */
   trpcMaxBatchSize: number;
+  /** Nesting levels a JSON request body may have (JSON_MAX_DEPTH); deeper answers 400. */
+  jsonMaxDepth: number;
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the fix. */
@@ -442,5 +456,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerConcurrency: e.WORKER_CONCURRENCY,
     streamMaxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
     trpcMaxBatchSize: e.TRPC_MAX_BATCH_SIZE,
+    jsonMaxDepth: e.JSON_MAX_DEPTH,
   };
 }

@@ -18,6 +18,7 @@ import { docsRouter } from './docs.js';
 import { retryAfterHeaders } from './errors.js';
 import { createHotPath } from './hot-path.js';
 import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
+import { depthGuard, JSON_TOO_DEEP, tooDeepMessage } from './json-depth.js';
 import { createQueryLane, type QueryLane, queryLaneMiddleware } from './query-lane.js';
 import { requestLog } from './request-log.js';
 import { storageRoutes } from './storage-routes.js';
@@ -128,6 +129,9 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   // GET calls of query procedures skip the adapters' per-call machinery (when createApp is used
   // alone; the request listener's hot path takes them before express).
   app.use(queryLaneMiddleware(lane));
+  // tRPC bodies read here (as text, which the adapter takes as is) so their depth is checked first.
+  const depth = depthGuard(config.jsonMaxDepth);
+  app.post('/trpc/*path', express.text({ limit: JSON_LIMIT, type: () => true, verify: depth }));
   app.use(
     '/trpc',
     createExpressMiddleware({
@@ -167,7 +171,7 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   });
   app.use(
     '/api',
-    express.json({ limit: JSON_LIMIT, type: () => true }),
+    express.json({ limit: JSON_LIMIT, type: () => true, verify: depth }),
     (req, _res, next) => {
       // The body is parsed above whatever its declared type; telling the bridge it is JSON lets
       // body-less POSTs (curl -X POST …/logout) through instead of failing with 415.
@@ -186,10 +190,16 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
 
   const errorHandler: ErrorRequestHandler = (err, req, res, _next) => {
     const status =
-      typeof err?.status === 'number' && err.status >= 400 && err.status < 500 ? err.status : 500;
+      err?.code === JSON_TOO_DEEP
+        ? 400
+        : typeof err?.status === 'number' && err.status >= 400 && err.status < 500
+          ? err.status
+          : 500;
     if (status === 500) req.log?.error({ err }, 'unhandled error');
-    const body =
-      status === 413
+    const tooDeep = err?.code === JSON_TOO_DEEP;
+    const body = tooDeep
+      ? { code: 'BAD_REQUEST', message: tooDeepMessage(config.jsonMaxDepth) }
+      : status === 413
         ? { code: 'PAYLOAD_TOO_LARGE', message: `The request body is larger than ${JSON_LIMIT}.` }
         : status === 400
           ? { code: 'BAD_REQUEST', message: 'The request body is not valid JSON.' }
