@@ -1,0 +1,528 @@
+// Fault tests with real processes (issue #13): a private redis-server on a free port, 2 api and
+// 2 worker processes (`node dist/main-*.js`, compiled) against it and a test database. Redis is
+// killed and restarted, its subscriber connections are dropped, a worker is SIGKILLed; every
+// follower (plain SSE and plain websocket) must receive every event exactly once, in order, and end.
+// Never the machine's shared Redis: only the instance this file starts. A missing redis-server fails.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect as netConnect } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { freePort } from './helpers.js';
+
+const serverDir = fileURLToPath(new URL('..', import.meta.url));
+const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
+
+const BLANK = Object.fromEntries(
+  [
+    'DATABASE_URL',
+    'POSTGRES_HOST',
+    'POSTGRES_PORT',
+    'POSTGRES_USER',
+    'POSTGRES_PASSWORD',
+    'POSTGRES_DB',
+    'REDIS_URL',
+    'REDIS_HOST',
+    'REDIS_PORT',
+    'JWT_SECRET',
+    'ENCRYPTION_KEY',
+    'API_HOST',
+    'HOST',
+    'WEB_CONCURRENCY',
+    'CORS_ORIGINS',
+    'SENDGRID_API_KEY',
+    'STRIPE_SECRET_KEY',
+    'STRIPE_WEBHOOK_SECRET',
+    'GCP_BUCKET_NAME',
+    'REPLICATE_API_TOKEN',
+    'METRICS_PORT',
+    'WORKER_HEARTBEAT_MS',
+    'WORKER_DEAD_AFTER_MS',
+  ].map((name) => [name, '']),
+);
+
+interface Proc {
+  name: string;
+  child: ChildProcess;
+  output(): string;
+  exited: Promise<void>;
+}
+const procs: Proc[] = [];
+
+function spawnProcess(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(cmd, args, {
+    cwd: serverDir,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const collect = (d: string) => {
+    output = (output + d).slice(-20_000);
+  };
+  child.stdout?.setEncoding('utf8').on('data', collect);
+  child.stderr?.setEncoding('utf8').on('data', collect);
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const proc = { name, child, output: () => output, exited };
+  procs.push(proc);
+  return proc;
+}
+
+const running = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    const value = await probe().catch(() => undefined);
+    if (value) return value;
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** One Redis command over RESP on a fresh connection; resolves the raw reply. */
+function redisCommand(port: number, ...args: string[]): Promise<string> {
+  const request = `*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`;
+  return new Promise((resolve, reject) => {
+    const socket = netConnect(port, '127.0.0.1', () => socket.write(request));
+    let reply = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (d: string) => {
+      reply += d;
+      if (reply.endsWith('\r\n')) {
+        socket.end();
+        resolve(reply);
+      }
+    });
+    socket.on('error', reject);
+    setTimeout(() => {
+      socket.destroy();
+      reject(new Error('redis command timed out'));
+    }, 2_000).unref();
+  });
+}
+
+const JWT_SECRET = 'faults-test-jwt-value-0123456789abcdef0123';
+const PASSWORD = 'correct horse battery staple';
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+const STARTUP_MS = 45_000;
+
+interface Follower {
+  kind: 'sse' | 'ws';
+  taskId: string;
+  seqs: number[];
+  reconnects: number;
+  endedAt: number | undefined;
+  done: Promise<void>;
+}
+
+describe('faults: a private Redis killed and dropped, a worker killed, under 2 api + 2 worker processes', () => {
+  let deps: TestDeps;
+  let redisPort: number;
+  let redis: Proc | undefined;
+  const api: { proc: Proc; url: string }[] = [];
+  const workers: { proc: Proc; poolId: string }[] = [];
+  const aborts = new Set<() => void>();
+  let token: string;
+  let orgId: string;
+
+  function startRedis() {
+    redis = spawnProcess('redis', REDIS_SERVER, [
+      '--port',
+      String(redisPort),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    return until('the private redis-server to answer', async () =>
+      (await redisCommand(redisPort, 'PING')).includes('PONG'),
+    );
+  }
+
+  const common = () => ({
+    DATABASE_URL: deps.databaseUrl,
+    REDIS_URL: `redis://127.0.0.1:${redisPort}`,
+    JWT_SECRET,
+    IS_PROD: 'false',
+    LOG_LEVEL: 'error',
+    RATE_LIMIT_LOGIN: '10000/60',
+    RATE_LIMIT_SIGNUP: '10000/60',
+  });
+
+  async function heartbeatIds(): Promise<string[]> {
+    const rows = await deps.sql<{ worker_id: string }[]>`select worker_id from worker_heartbeats`;
+    return rows.map((r) => r.worker_id);
+  }
+
+  async function startWorker(name: string) {
+    const before = new Set(await heartbeatIds());
+    const proc = spawnProcess(name, process.execPath, ['dist/main-worker.js'], common());
+    const poolId = await until(
+      `${name}'s heartbeat`,
+      async () => {
+        if (!running(proc)) throw new Error(`${name} exited:\n${proc.output()}`);
+        return (await heartbeatIds()).find((id) => !before.has(id));
+      },
+      STARTUP_MS,
+    );
+    workers.push({ proc, poolId });
+  }
+
+  async function rest<T = Record<string, unknown>>(
+    base: string,
+    method: string,
+    path: string,
+    body?: unknown,
+  ) {
+    const res = await fetch(`${base}/api${path}`, {
+      method,
+      headers: {
+        ...(token && { authorization: `Bearer ${token}` }),
+        ...(body !== undefined && { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {}
+    return { status: res.status, body: parsed as T };
+  }
+
+  beforeAll(async () => {
+    // A missing binary fails the file: never a skip.
+    if (!existsSync(REDIS_SERVER)) throw new Error(`redis-server is not installed at ${REDIS_SERVER}`);
+    redisPort = await freePort();
+    deps = await createTestDeps();
+    await startRedis();
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      const proc = spawnProcess(`api-${i + 1}`, process.execPath, ['dist/main-api.js'], {
+        ...common(),
+        PORT: String(port),
+      });
+      api.push({ proc, url: `http://127.0.0.1:${port}` });
+    }
+    const workersStarted = (async () => {
+      await startWorker('worker-1');
+      await startWorker('worker-2');
+    })();
+    for (const a of api) {
+      await until(
+        `${a.proc.name} to answer /readyz`,
+        async () => {
+          if (!running(a.proc)) throw new Error(`${a.proc.name} exited:\n${a.proc.output()}`);
+          return (await fetch(`${a.url}/readyz`)).ok;
+        },
+        STARTUP_MS,
+      );
+    }
+    const email = `faults-${process.pid}-${Date.now().toString(36)}@example.com`;
+    const signup = await rest<{ tokens: { accessToken: string } }>(api[0]!.url, 'POST', '/auth/signup', {
+      email,
+      password: PASSWORD,
+      name: 'Faults',
+    });
+    expect(signup.status, JSON.stringify(signup.body)).toBe(200);
+    token = signup.body.tokens.accessToken;
+    const org = await rest<{ id: string }>(api[0]!.url, 'POST', '/organizations/create-organization', {
+      name: 'Faults Team',
+    });
+    expect(org.status, JSON.stringify(org.body)).toBe(200);
+    orgId = org.body.id;
+    await workersStarted;
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const abort of aborts) abort();
+    for (const p of procs) if (running(p)) p.child.kill('SIGTERM');
+    await Promise.all(
+      procs.map((p) =>
+        Promise.race([p.exited, sleep(5_000)]).then(() => {
+          if (running(p)) p.child.kill('SIGKILL');
+        }),
+      ),
+    );
+    await deps?.close();
+  }, 30_000);
+
+  async function startTask(steps: number, intervalMs: number, base = api[0]!.url): Promise<string> {
+    const res = await rest<{ taskId: string }>(base, 'POST', `/organizations/${orgId}/tasks`, {
+      kind: 'example_streaming',
+      input: { steps, intervalMs },
+    });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.taskId;
+  }
+
+  /** One connection: resolves when it closes; `onEvent` gets each event's seq and type. */
+  function sseOnce(base: string, taskId: string, last: number, onEvent: (seq: number, type: string) => void) {
+    const controller = new AbortController();
+    const abort = () => controller.abort();
+    aborts.add(abort);
+    return (async () => {
+      const res = await fetch(`${base}/tasks/${taskId}/events`, {
+        headers: { authorization: `Bearer ${token}`, 'last-event-id': String(last) },
+        signal: controller.signal,
+      });
+      if (res.status === 204) return;
+      if (res.status !== 200 || !res.body) throw new Error(`SSE answered ${res.status}`);
+      const decoder = new TextDecoder();
+      let buffered = '';
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buffered += decoder.decode(chunk, { stream: true });
+        let cut = buffered.indexOf('\n\n');
+        while (cut >= 0) {
+          const frame = buffered.slice(0, cut);
+          buffered = buffered.slice(cut + 2);
+          const data = frame.split('\n').find((l) => l.startsWith('data: '));
+          if (data && frame.includes('id: ')) {
+            const event = JSON.parse(data.slice(6)) as { seq: number; type: string };
+            onEvent(event.seq, event.type);
+          }
+          cut = buffered.indexOf('\n\n');
+        }
+      }
+    })().finally(() => aborts.delete(abort));
+  }
+
+  function wsOnce(base: string, taskId: string, last: number, onEvent: (seq: number, type: string) => void) {
+    return new Promise<void>((resolve, reject) => {
+      const ws = new WebSocket(
+        `${base.replace('http', 'ws')}/tasks/${taskId}/ws?token=${token}&lastEventId=${last}`,
+      );
+      const abort = () => ws.terminate();
+      aborts.add(abort);
+      ws.on('message', (data) => {
+        const event = JSON.parse(String(data)) as { seq: number; type: string };
+        onEvent(event.seq, event.type);
+      });
+      ws.once('close', () => {
+        aborts.delete(abort);
+        resolve();
+      });
+      ws.once('unexpected-response', (_req, res) => {
+        aborts.delete(abort);
+        reject(new Error(`ws upgrade answered ${res.statusCode}`));
+        ws.terminate();
+      });
+      ws.on('error', () => undefined);
+    });
+  }
+
+  /** A client that follows a task to its end, reconnecting with its last seq like EventSource does. */
+  function follow(kind: 'sse' | 'ws', base: string, taskId: string): Follower {
+    const f: Follower = {
+      kind,
+      taskId,
+      seqs: [],
+      reconnects: 0,
+      endedAt: undefined,
+      done: Promise.resolve(),
+    };
+    let terminal = false;
+    let stopped = false;
+    aborts.add(() => {
+      stopped = true;
+    });
+    const onEvent = (seq: number, type: string) => {
+      f.seqs.push(seq);
+      if (type === 'task_end' || type === 'task_error') terminal = true;
+    };
+    f.done = (async () => {
+      while (!terminal && !stopped) {
+        const last = f.seqs.at(-1) ?? 0;
+        try {
+          await (kind === 'sse' ? sseOnce : wsOnce)(base, taskId, last, onEvent);
+        } catch {}
+        if (!terminal && !stopped) {
+          f.reconnects++;
+          await sleep(200);
+        }
+      }
+      f.endedAt = Date.now();
+    })();
+    return f;
+  }
+
+  async function storedSeqs(taskId: string) {
+    const rows = await deps.sql<{ seq: number; type: string }[]>`
+      select seq, type from task_events where task_id = ${taskId} order by seq`;
+    return rows;
+  }
+
+  async function taskStatus(taskId: string) {
+    const [row] = await deps.sql<{ status: string; finishedMs: number | null }[]>`
+      select status, (extract(epoch from finished_at) * 1000)::float8 as "finishedMs"
+      from tasks where id = ${taskId}`;
+    return row!;
+  }
+
+  async function waitFollowers(followers: Follower[], ms: number) {
+    await Promise.race([
+      Promise.all(followers.map((f) => f.done)),
+      sleep(ms).then(() => {
+        const open = followers.filter((f) => f.endedAt === undefined);
+        throw new Error(
+          `${open.length} of ${followers.length} followers never ended: ${JSON.stringify(
+            open.map((f) => ({ kind: f.kind, last: f.seqs.at(-1), reconnects: f.reconnects })),
+          )}`,
+        );
+      }),
+    ]);
+  }
+
+  /** Every follower got every stored seq once, in order; returns the totals lost and duplicated. */
+  async function verify(followers: Follower[]) {
+    let lost = 0;
+    let duplicated = 0;
+    const stored = new Map<string, number[]>();
+    for (const f of followers) {
+      if (!stored.has(f.taskId))
+        stored.set(
+          f.taskId,
+          (await storedSeqs(f.taskId)).map((r) => r.seq),
+        );
+      const expected = stored.get(f.taskId)!;
+      const got = new Set(f.seqs);
+      duplicated += f.seqs.length - got.size;
+      lost += expected.filter((s) => !got.has(s)).length;
+    }
+    for (const f of followers) {
+      const expected = stored.get(f.taskId)!;
+      expect(expected).toEqual(range(1, expected.length));
+      expect(f.seqs, `${f.kind} follower of ${f.taskId}`).toEqual(expected);
+    }
+    return { lost, duplicated, reconnects: followers.reduce((n, f) => n + f.reconnects, 0) };
+  }
+
+  function followAll(taskIds: string[], perTask: number): Follower[] {
+    const out: Follower[] = [];
+    for (const [i, taskId] of taskIds.entries()) {
+      for (let k = 0; k < perTask; k++) {
+        out.push(follow((i + k) % 2 === 0 ? 'sse' : 'ws', api[(i + k) % 2]!.url, taskId));
+      }
+    }
+    return out;
+  }
+
+  it('Redis killed and restarted while 24 followers stream tasks that end during the outage', async () => {
+    const taskIds = await Promise.all(range(1, 8).map(() => startTask(20, 100)));
+    const started = Date.now();
+    const followers = followAll(taskIds, 3);
+    await until('the tasks to be a few steps in', async () => {
+      const rows = await deps.sql<{ n: number }[]>`
+        select count(*)::int as n from tasks where id = any(${taskIds}::uuid[]) and last_seq >= 3`;
+      return rows[0]!.n === taskIds.length;
+    });
+    redis!.child.kill('SIGKILL');
+    await redis!.exited;
+    const killedAt = Date.now();
+    // Opened while Redis is down: the backfill still comes from Postgres.
+    const lateTask = taskIds[0]!;
+    const late = [follow('sse', api[0]!.url, lateTask), follow('ws', api[1]!.url, lateTask)];
+    await until(
+      'the tasks to end during the outage',
+      async () => {
+        const rows = await deps.sql<{ n: number }[]>`
+          select count(*)::int as n from tasks where id = any(${taskIds}::uuid[]) and finished_at is not null`;
+        return rows[0]!.n === taskIds.length;
+      },
+      15_000,
+    );
+    await sleep(500);
+    const servedDuringOutage = late.map((f) => f.seqs.length);
+    const restartAt = Date.now();
+    await startRedis();
+    const all = [...followers, ...late];
+    await waitFollowers(all, 20_000);
+    const recovery = Math.max(...all.map((f) => f.endedAt!)) - restartAt;
+    const { lost, duplicated, reconnects } = await verify(all);
+    for (const id of taskIds) {
+      const task = await taskStatus(id);
+      expect(task.status).toBe('succeeded');
+      expect(task.finishedMs! - started).toBeLessThan(15_000);
+    }
+    console.info(
+      `faults: redis killed for ${restartAt - killedAt} ms with ${all.length} followers: all ended ` +
+        `${recovery} ms after the restart (many before it); lost ${lost}, duplicated ${duplicated}, ` +
+        `client reconnects ${reconnects}; followers opened during the outage got ${servedDuringOutage.join(', ')} events before Redis was back`,
+    );
+    expect(servedDuringOutage.every((n) => n > 0)).toBe(true);
+    expect(lost + duplicated).toBe(0);
+  }, 60_000);
+
+  it('CLIENT KILL TYPE pubsub repeated for 5 s: every follower still gets every event once and ends', async () => {
+    const taskIds = await Promise.all(range(1, 8).map(() => startTask(40, 100)));
+    const started = Date.now();
+    const followers = followAll(taskIds, 3);
+    await sleep(300);
+    let kills = 0;
+    const killUntil = Date.now() + 5_000;
+    while (Date.now() < killUntil) {
+      await redisCommand(redisPort, 'CLIENT', 'KILL', 'TYPE', 'pubsub').catch(() => undefined);
+      kills++;
+      await sleep(250);
+    }
+    const lastKillAt = Date.now();
+    await waitFollowers(followers, 20_000);
+    const recovery = Math.max(0, Math.max(...followers.map((f) => f.endedAt!)) - lastKillAt);
+    const lastFinish = Math.max(
+      ...(await Promise.all(taskIds.map(async (id) => (await taskStatus(id)).finishedMs!))),
+    );
+    const { lost, duplicated, reconnects } = await verify(followers);
+    for (const id of taskIds) {
+      const task = await taskStatus(id);
+      expect(task.status).toBe('succeeded');
+      expect(task.finishedMs! - started).toBeLessThan(15_000);
+    }
+    console.info(
+      `faults: ${kills} CLIENT KILL TYPE pubsub over 5 s with ${followers.length} followers: the last ` +
+        `follower ended ${Math.max(...followers.map((f) => f.endedAt!)) - lastFinish} ms after its task's last event ` +
+        `(${recovery} ms after the last kill); lost ${lost}, duplicated ${duplicated}, client reconnects ${reconnects}`,
+    );
+    expect(lost + duplicated).toBe(0);
+  }, 60_000);
+
+  it('worker SIGKILL mid-task: the other worker completes it within ~10 s; followers see each seq once', async () => {
+    const taskId = await startTask(40, 100);
+    const followers = followAll([taskId], 4);
+    const lockedBy = await until('the task to be running a few steps in', async () => {
+      const [row] = await deps.sql<{ locked_by: string | null; last_seq: number }[]>`
+        select j.locked_by, t.last_seq from tasks t
+        left join graphile_worker._private_jobs j on j.payload->>'taskId' = t.id::text
+        where t.id = ${taskId}`;
+      return row && row.last_seq >= 5 && row.locked_by ? row.locked_by : undefined;
+    });
+    const victim = workers.find((w) => w.poolId === lockedBy);
+    expect(victim, `no worker holds pool ${lockedBy}`).toBeDefined();
+    const seqAtKill = (await storedSeqs(taskId)).length;
+    victim!.proc.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const resumedAt = await until(
+      'another worker to resume the task',
+      async () => (await storedSeqs(taskId)).some((r) => r.seq > seqAtKill + 1) && Date.now(),
+      20_000,
+    );
+    await until('the task to finish', async () => (await taskStatus(taskId)).finishedMs !== null, 20_000);
+    await waitFollowers(followers, 10_000);
+    const { lost, duplicated, reconnects } = await verify(followers);
+    expect((await taskStatus(taskId)).status).toBe('succeeded');
+    const stored = await storedSeqs(taskId);
+    expect(stored.filter((r) => r.type === 'task_end')).toHaveLength(1);
+    console.info(
+      `faults: worker SIGKILL mid-task: resumed on the other worker ${resumedAt - killedAt} ms after the kill; ` +
+        `${followers.length} followers lost ${lost}, duplicated ${duplicated}, client reconnects ${reconnects}`,
+    );
+    expect(resumedAt - killedAt).toBeLessThan(12_000);
+    expect(lost + duplicated).toBe(0);
+    const other = workers.find((w) => w !== victim)!;
+    expect(running(other.proc), other.proc.output()).toBe(true);
+  }, 45_000);
+});
