@@ -19,10 +19,61 @@ export interface LogCarrier {
   woopdiLog?: { userId?: string; organizationId?: string };
 }
 
-/** SSE and websocket clients send their access token in the query string: never log it. */
+/**
+ * Query parameters that carry a credential: SSE and websocket clients send their access token in
+ * the query string, signed storage URLs their signature (local `sig`, GCS/S3 `X-Goog-*` /
+ * `X-Amz-*`), emailed links their one-time token, OAuth callbacks their code. Matched whatever
+ * the letter case; never logged.
+ */
+const CREDENTIAL_PARAMS = new Set(
+  [
+    'token',
+    'access_token',
+    'refresh_token',
+    'refreshToken',
+    'id_token',
+    'connectionParams',
+    'sig',
+    'signature',
+    'X-Goog-Signature',
+    'X-Goog-Credential',
+    'X-Amz-Signature',
+    'X-Amz-Credential',
+    'X-Amz-Security-Token',
+    'api_key',
+    'apikey',
+    'key',
+    'password',
+    'secret',
+    'client_secret',
+    'code',
+  ].map((name) => name.toLowerCase()),
+);
+
+const paramName = (pair: string) => {
+  const name = pair.split('=', 1)[0]!;
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' ')).trim().toLowerCase();
+  } catch {
+    return name.toLowerCase();
+  }
+};
+
+/** The url with every credential-bearing query parameter's value replaced by [redacted]. */
 export function redactUrl(url: string | undefined): string | undefined {
-  if (!url?.includes('?')) return url;
-  return url.replace(/([?&](?:token|connectionParams|access_token|sig)=)[^&]*/g, '$1[redacted]');
+  const q = url?.indexOf('?') ?? -1;
+  if (q === -1) return url;
+  const hash = url!.indexOf('#', q);
+  const query = url!.slice(q + 1, hash === -1 ? undefined : hash);
+  const redacted = query
+    .split('&')
+    .map((pair) =>
+      pair.includes('=') && CREDENTIAL_PARAMS.has(paramName(pair))
+        ? `${pair.split('=', 1)[0]}=[redacted]`
+        : pair,
+    )
+    .join('&');
+  return `${url!.slice(0, q + 1)}${redacted}`;
 }
 
 const REQUEST_ID = /^[\w-]{1,64}$/;
