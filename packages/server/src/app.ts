@@ -16,7 +16,7 @@ import { createOpenApiExpressMiddleware } from 'trpc-to-openapi';
 import { assetUploadRoute } from './assets-upload.js';
 import { docsRouter } from './docs.js';
 import { retryAfterHeaders } from './errors.js';
-import { createHotPath } from './hot-path.js';
+import { createHotPath, helmetOptions } from './hot-path.js';
 import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
 import { depthGuard, JSON_TOO_DEEP, tooDeepMessage } from './json-depth.js';
 import { createQueryLane, type QueryLane, queryLaneMiddleware } from './query-lane.js';
@@ -34,6 +34,8 @@ export interface AppOptions extends ApiDeps {
 const JSON_LIMIT = '1mb';
 
 const TRUST_PROXY = 'loopback, linklocal, uniquelocal';
+
+const alwaysUpgrade = (config: AppOptions['config']) => config.apiHost?.startsWith('https://') ?? false;
 
 const corsOptions = (config: AppOptions['config']): CorsOptions => ({
   origin: config.corsOrigins,
@@ -71,6 +73,7 @@ export function createRequestListener(
     logger: options.logger,
     cors: corsOptions(options.config),
     trustProxy: TRUST_PROXY,
+    alwaysUpgrade: alwaysUpgrade(options.config),
   });
   return (req, res) => {
     if (!hot(req, res)) app(req, res);
@@ -85,7 +88,11 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
 
   app.use(requestLog(app, logger));
   app.use(recordHttpMetrics);
-  app.use(helmet());
+  // CSP upgrade-insecure-requests only where the page was reached over TLS (or API_HOST is https):
+  // sent over plain HTTP it makes browsers fetch /docs' scripts over https, leaving it blank.
+  const upgrading = helmet(helmetOptions(true));
+  const notUpgrading = alwaysUpgrade(config) ? upgrading : helmet(helmetOptions(false));
+  app.use((req, res, next) => (req.secure ? upgrading : notUpgrading)(req, res, next));
   app.use(cors(corsOptions(config)));
 
   app.get('/healthz', (_req, res) => void res.json({ status: 'ok' }));
@@ -151,7 +158,7 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
     openApiDocument ??= createOpenApiDocument(`${options.publicUrl}/api`);
     res.json(openApiDocument);
   });
-  app.use(docsRouter());
+  app.use(docsRouter(alwaysUpgrade(config)));
 
   // Multipart uploads stream to storage: mounted before /api, whose JSON parser would read the body.
   app.post('/api/organizations/:organizationId/assets/upload', assetUploadRoute(options));

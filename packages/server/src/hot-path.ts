@@ -36,11 +36,31 @@ function headerSink(into: Header[]) {
   };
 }
 
-/** helmet's headers for a GET; they do not depend on the request (no nonces are configured). */
-function securityHeaders(): Header[] {
+/**
+ * helmet's headers for a GET; they depend on the request only through whether it came over TLS
+ * (CSP `upgrade-insecure-requests`, see app.ts securityMiddleware), so both sets are computed once.
+ */
+function securityHeaders(upgrade: boolean): Header[] {
   const headers: Header[] = [];
-  helmet()({ method: 'GET', headers: {}, url: '/' } as never, headerSink(headers) as never, () => {});
+  helmet(helmetOptions(upgrade))(
+    { method: 'GET', headers: {}, url: '/' } as never,
+    headerSink(headers) as never,
+    () => {},
+  );
   return headers;
+}
+
+/** helmet's defaults, with CSP `upgrade-insecure-requests` only when asked for. */
+export const helmetOptions = (upgrade: boolean) => ({
+  contentSecurityPolicy: { directives: { upgradeInsecureRequests: upgrade ? [] : null } },
+});
+
+/** Whether the client reached us over TLS: directly, or through a trusted proxy saying so. */
+export function cameOverTls(req: IncomingMessage, trusted: (address: string) => boolean): boolean {
+  if ((req.socket as { encrypted?: boolean }).encrypted) return true;
+  const proto = req.headers['x-forwarded-proto'];
+  const first = (Array.isArray(proto) ? proto[0] : proto)?.split(',')[0]?.trim().toLowerCase();
+  return first === 'https' && trusted(req.socket.remoteAddress ?? '');
 }
 
 export interface HotPathOptions {
@@ -49,6 +69,8 @@ export interface HotPathOptions {
   cors: CorsOptions;
   /** express's `trust proxy` setting, for req.ip. */
   trustProxy: string;
+  /** API_HOST is https: every answer asks browsers to upgrade insecure requests. */
+  alwaysUpgrade: boolean;
 }
 
 /** Returns true when it took the request; false leaves it to express. */
@@ -56,7 +78,8 @@ export function createHotPath(
   options: HotPathOptions,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { lane } = options;
-  const security = securityHeaders();
+  const secure = securityHeaders(true);
+  const plain = options.alwaysUpgrade ? secure : securityHeaders(false);
   const corsFor = cors(options.cors);
   const trust = proxyaddr.compile(options.trustProxy.split(',').map((s) => s.trim()));
   const startLog = createRequestLogger(options.logger);
@@ -66,6 +89,7 @@ export function createHotPath(
     const run = lane.match(req);
     if (!run) return false;
     const id = requestId(req);
+    const security = options.alwaysUpgrade || cameOverTls(req, (a) => trust(a, 0)) ? secure : plain;
     const headers: Header[] = [...security, ['x-request-id', id]];
     corsFor(req as never, headerSink(headers) as never, noop);
     (req as IncomingMessage & { ip?: string }).ip = proxyaddr(req, trust);
