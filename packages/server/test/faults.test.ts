@@ -520,9 +520,65 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
       `faults: worker SIGKILL mid-task: resumed on the other worker ${resumedAt - killedAt} ms after the kill; ` +
         `${followers.length} followers lost ${lost}, duplicated ${duplicated}, client reconnects ${reconnects}`,
     );
-    expect(resumedAt - killedAt).toBeLessThan(12_000);
+    expect(resumedAt - killedAt).toBeLessThan(14_000);
     expect(lost + duplicated).toBe(0);
     const other = workers.find((w) => w !== victim)!;
     expect(running(other.proc), other.proc.output()).toBe(true);
+  }, 45_000);
+  it('api SIGKILL under a bounded load from a second process: no acknowledged write lost', async () => {
+    // The load: 120 task starts, 4 at a time, from its own process; a failed request (connection
+    // reset, 5xx) is retried on the other api. It prints each acknowledged task id.
+    const script = `
+      const urls = JSON.parse(process.env.URLS);
+      let next = 0, failures = 0;
+      async function one(i) {
+        for (let attempt = 0; attempt < 10; attempt++) {
+          const url = urls[(i + attempt) % urls.length];
+          try {
+            const res = await fetch(url + '/api/organizations/' + process.env.ORG + '/tasks', {
+              method: 'POST',
+              headers: { authorization: 'Bearer ' + process.env.TOKEN, 'content-type': 'application/json' },
+              body: JSON.stringify({ kind: 'example_streaming', input: { steps: 1, intervalMs: 0 } }),
+            });
+            const body = await res.json().catch(() => ({}));
+            if (res.status === 200 && body.taskId) { console.log('ack ' + Date.now() + ' ' + body.taskId); return; }
+            failures++;
+          } catch { failures++; }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        console.log('gave-up ' + i);
+      }
+      (async () => {
+        await Promise.all(Array.from({ length: 4 }, async () => { while (next < 120) await one(next++); }));
+        console.log('failures ' + failures);
+      })();`;
+    const load = spawnProcess('load', process.execPath, ['-e', script], {
+      URLS: JSON.stringify(api.map((a) => a.url)),
+      ORG: orgId,
+      TOKEN: token,
+    });
+    await until('the load to be under way', async () => (load.output().match(/^ack /gm)?.length ?? 0) >= 20);
+    api[0]!.proc.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    await Promise.race([load.exited, sleep(30_000)]);
+    expect(running(load), load.output()).toBe(false);
+    const acks = [...load.output().matchAll(/^ack (\d+) (\S+)$/gm)].map((m) => ({
+      at: Number(m[1]),
+      id: m[2]!,
+    }));
+    expect(load.output()).not.toMatch(/gave-up/);
+    const failures = Number(load.output().match(/failures (\d+)/)?.[1] ?? -1);
+    const stored = await deps.sql<{ id: string }[]>`
+      select id from tasks where id = any(${acks.map((a) => a.id)}::uuid[])`;
+    const lost = acks.length - stored.length;
+    const firstAfter = acks.find((a) => a.at > killedAt);
+    console.info(
+      `faults: api-1 SIGKILL under load: ${acks.length} writes acknowledged, ${lost} lost; ` +
+        `${failures} failed attempts (api-1 gone) retried on the other api; the first acknowledgement after the kill came ` +
+        `${firstAfter ? firstAfter.at - killedAt : 'n/a'} ms later`,
+    );
+    expect(acks.length).toBeGreaterThanOrEqual(120);
+    expect(lost).toBe(0);
+    expect(running(api[1]!.proc), api[1]!.proc.output()).toBe(true);
   }, 45_000);
 });
