@@ -45,3 +45,11 @@ it('ordinary bodies still go through on both', async () => {
   const login = await call(`${server.url}/trpc/auth.login`, { body: { email, password: PASSWORD } });
   expect(login.status, login.text).toBe(200);
 });
+
+it('tRPC GET: a deep input in the query string is never a 500', async () => {
+  const input = encodeURIComponent(`{"0":${'['.repeat(3000)}${']'.repeat(3000)}}`);
+  const res = await call(`${server.url}/trpc/invitations.details?batch=1&input=${input}`);
+  expect(res.status, res.text.slice(0, 300)).toBeGreaterThanOrEqual(400);
+  expect(res.status).toBeLessThan(500);
+  expect(leaksOf(res.text)).toEqual([]);
+});
