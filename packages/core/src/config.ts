@@ -200,14 +200,14 @@ const envSchema = z.object({
     .default(20),
   JSON_MAX_DEPTH: z.coerce
     .number({
-      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).',
+      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body)',
     })
-    .int({ error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).' })
+    .int({ error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body)' })
     .min(1, {
-      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).',
+      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body)',
     })
     .max(1000, {
-      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body).',
+      error: 'JSON_MAX_DEPTH must be a whole number from 1 to 1000 (nesting levels of a JSON body)',
     })
     .default(64),
   WORKER_CONCURRENCY: z.coerce
