@@ -3,17 +3,20 @@
 // killed and restarted, its subscriber connections are dropped, a worker is SIGKILLed; every
 // follower (plain SSE and plain websocket) must receive every event exactly once, in order, and end.
 // Never the machine's shared Redis: only the instance this file starts. A missing redis-server fails.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
+import { createDb, migrate } from '@woopdi/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './helpers.js';
 
 const serverDir = fileURLToPath(new URL('..', import.meta.url));
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
+const PG_BIN = process.env.PG_BIN_DIR ?? '/usr/local/bin';
 
 const BLANK = Object.fromEntries(
   [
@@ -51,8 +54,15 @@ interface Proc {
 }
 const procs: Proc[] = [];
 
-function spawnProcess(name: string, cmd: string, args: string[], env: Record<string, string> = {}): Proc {
+function spawnProcess(
+  name: string,
+  cmd: string,
+  args: string[],
+  env: Record<string, string> = {},
+  user?: { uid: number; gid: number },
+): Proc {
   const child = spawn(cmd, args, {
+    ...user,
     cwd: serverDir,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -119,7 +129,12 @@ interface Follower {
 }
 
 describe('faults: a private Redis killed and dropped, a worker killed, under 2 api + 2 worker processes', () => {
-  let deps: TestDeps;
+  let deps: { sql: ReturnType<typeof createDb>['sql']; databaseUrl: string; close(): Promise<void> };
+  let pg: Proc | undefined;
+  let pgPort: number;
+  let pgDir: string;
+  /** PostgreSQL refuses to run as root: initdb and the server run as the `postgres` user then. */
+  let pgUser: { uid: number; gid: number } | undefined;
   let redisPort: number;
   let redis: Proc | undefined;
   const api: { proc: Proc; url: string }[] = [];
@@ -142,6 +157,71 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
     return until('the private redis-server to answer', async () =>
       (await redisCommand(redisPort, 'PING')).includes('PONG'),
     );
+  }
+
+  async function startPostgres() {
+    pg = spawnProcess(
+      'postgres',
+      join(PG_BIN, 'postgres'),
+      [
+        '-D',
+        join(pgDir, 'data'),
+        '-p',
+        String(pgPort),
+        '-k',
+        pgDir,
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        'fsync=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        'max_connections=300',
+      ],
+      {},
+      pgUser,
+    );
+    const probe = createDb(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, { max: 1, connectTimeout: 1 });
+    try {
+      await until('the private PostgreSQL to answer', async () => {
+        if (!running(pg!)) throw new Error(`postgres exited:\n${pg!.output()}`);
+        return (await probe.sql`select 1 as ok`)[0]?.ok === 1;
+      });
+    } finally {
+      await probe.close();
+    }
+  }
+
+  async function setUpPostgres() {
+    for (const bin of ['initdb', 'postgres']) {
+      if (!existsSync(join(PG_BIN, bin)))
+        throw new Error(`PostgreSQL's ${bin} is not installed in ${PG_BIN}`);
+    }
+    pgDir = mkdtempSync(join(tmpdir(), 'woopdi-faults-pg-'));
+    if (process.getuid?.() === 0) {
+      const id = (flag: string) =>
+        Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+      pgUser = { uid: id('-u'), gid: id('-g') };
+      chownSync(pgDir, pgUser.uid, pgUser.gid);
+    }
+    execFileSync(
+      join(PG_BIN, 'initdb'),
+      ['-D', join(pgDir, 'data'), '-U', 'postgres', '--auth=trust', '-E', 'UTF8'],
+      {
+        ...pgUser,
+        stdio: 'ignore',
+      },
+    );
+    pgPort = await freePort();
+    await startPostgres();
+    const admin = createDb(`postgres://postgres@127.0.0.1:${pgPort}/postgres`, { max: 1 });
+    await admin.sql`create database woopdi`;
+    await admin.close();
+    const databaseUrl = `postgres://postgres@127.0.0.1:${pgPort}/woopdi`;
+    await migrate(databaseUrl);
+    const handle = createDb(databaseUrl, { max: 3 });
+    deps = { sql: handle.sql, databaseUrl, close: () => handle.close() };
   }
 
   const common = () => ({
@@ -199,7 +279,7 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
     // A missing binary fails the file: never a skip.
     if (!existsSync(REDIS_SERVER)) throw new Error(`redis-server is not installed at ${REDIS_SERVER}`);
     redisPort = await freePort();
-    deps = await createTestDeps();
+    await setUpPostgres();
     await startRedis();
     for (let i = 0; i < 2; i++) {
       const port = await freePort();
@@ -249,7 +329,13 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
         }),
       ),
     );
-    await deps?.close();
+    await deps?.close().catch(() => undefined);
+    if (pg && running(pg)) {
+      pg.child.kill('SIGINT');
+      await Promise.race([pg.exited, sleep(5_000)]);
+      if (running(pg)) pg.child.kill('SIGKILL');
+    }
+    if (pgDir) rmSync(pgDir, { recursive: true, force: true });
   }, 30_000);
 
   async function startTask(steps: number, intervalMs: number, base = api[0]!.url): Promise<string> {
@@ -525,6 +611,67 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
     const other = workers.find((w) => w !== victim)!;
     expect(running(other.proc), other.proc.output()).toBe(true);
   }, 45_000);
+  it('Postgres immediate stop and start: 503 with Retry-After during, recovery after, no process restarted', async () => {
+    const pids = procs.filter((p) => p.name.startsWith('api') || p.name.startsWith('worker')).filter(running);
+    const before = pids.map((p) => p.child.pid);
+    pg!.child.kill('SIGQUIT'); // immediate shutdown
+    await pg!.exited;
+    const stoppedAt = Date.now();
+    const during: { status: number; retryAfter: string | null }[] = [];
+    const readyz: number[] = [];
+    while (Date.now() - stoppedAt < 2_500) {
+      for (const a of api) {
+        const res = await fetch(`${a.url}/api/user/me`, { headers: { authorization: `Bearer ${token}` } });
+        await res.text();
+        during.push({ status: res.status, retryAfter: res.headers.get('retry-after') });
+        const ready = await fetch(`${a.url}/readyz`);
+        await ready.text();
+        readyz.push(ready.status);
+      }
+      await sleep(200);
+    }
+    const restartAt = Date.now();
+    await startPostgres();
+    const recoveredAt = await until(
+      'both apis to answer again',
+      async () => {
+        const statuses = await Promise.all(
+          api.map(async (a) => {
+            const res = await fetch(`${a.url}/api/user/me`, {
+              headers: { authorization: `Bearer ${token}` },
+            });
+            await res.text();
+            return res.status;
+          }),
+        );
+        return statuses.every((s) => s === 200) && Date.now();
+      },
+      20_000,
+    );
+    const taskId = await startTask(5, 20);
+    const followers = followAll([taskId], 2);
+    await until(
+      'a task after the recovery to finish',
+      async () => (await taskStatus(taskId)).finishedMs !== null,
+    );
+    await waitFollowers(followers, 10_000);
+    const { lost, duplicated } = await verify(followers);
+    expect((await taskStatus(taskId)).status).toBe('succeeded');
+    console.info(
+      `faults: postgres stopped (immediate) for ${restartAt - stoppedAt} ms: ${during.length} requests answered ` +
+        `${[...new Set(during.map((d) => d.status))].join('/')} (Retry-After ${[...new Set(during.map((d) => d.retryAfter))].join('/')}), ` +
+        `/readyz ${[...new Set(readyz)].join('/')}; both apis answered 200 ${recoveredAt - restartAt} ms after the start; ` +
+        `a task after it succeeded, followers lost ${lost}, duplicated ${duplicated}`,
+    );
+    expect(
+      during.every((d) => d.status === 503 && d.retryAfter !== null),
+      JSON.stringify(during),
+    ).toBe(true);
+    expect(readyz.every((s) => s === 503)).toBe(true);
+    expect(pids.every(running)).toBe(true);
+    expect(pids.map((p) => p.child.pid)).toEqual(before);
+  }, 45_000);
+
   it('api SIGKILL under a bounded load from a second process: no acknowledged write lost', async () => {
     // The load: 120 task starts, 4 at a time, from its own process; a failed request (connection
     // reset, 5xx) is retried on the other api. It prints each acknowledged task id.
