@@ -1,13 +1,14 @@
 import { pino } from 'pino';
+import { batchedDestination } from './log-destination.js';
 
 export type Logger = pino.Logger;
 
 export function createLogger(
   options: { level?: string; name?: string; destination?: pino.DestinationStream } = {},
 ): Logger {
-  // stdout written asynchronously (pino flushes what is pending at exit): a synchronous write per
-  // line blocked the event loop on every request of the hot path.
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  // stdout written asynchronously, one write per event-loop turn (see log-destination.ts): a
+  // synchronous write per line blocked the event loop on every request of the hot path.
+  const destination = options.destination ?? batchedDestination(1);
   return pino(
     {
       name: options.name ?? 'woopdi',
