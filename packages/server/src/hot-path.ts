@@ -73,14 +73,43 @@ export interface HotPathOptions {
   alwaysUpgrade: boolean;
 }
 
+/**
+ * The cors package's headers for a GET, per request Origin: they depend on nothing else (the
+ * allowed origins are fixed at start), so each distinct Origin is answered by cors once. Bounded:
+ * the Origin header is the caller's to choose.
+ */
+function corsHeadersFor(options: CorsOptions) {
+  const corsFor = cors(options);
+  const known = new Map<string, Header[]>();
+  const noop = () => {};
+  return (origin: string | undefined): Header[] => {
+    const key = origin ?? '';
+    let headers = known.get(key);
+    if (!headers) {
+      headers = [];
+      corsFor(
+        { method: 'GET', headers: origin === undefined ? {} : { origin } } as never,
+        headerSink(headers) as never,
+        noop,
+      );
+      if (known.size >= 256) known.clear();
+      known.set(key, headers);
+    }
+    return headers;
+  };
+}
+
+const flatten = (headers: Header[]) => headers.flatMap(([name, value]) => [name, value]);
+
 /** Returns true when it took the request; false leaves it to express. */
 export function createHotPath(
   options: HotPathOptions,
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { lane } = options;
-  const secure = securityHeaders(true);
-  const plain = options.alwaysUpgrade ? secure : securityHeaders(false);
-  const corsFor = cors(options.cors);
+  const json = ['content-type', 'application/json'];
+  const secure = [...json, ...flatten(securityHeaders(true))];
+  const plain = options.alwaysUpgrade ? secure : [...json, ...flatten(securityHeaders(false))];
+  const corsFor = corsHeadersFor(options.cors);
   const trust = proxyaddr.compile(options.trustProxy.split(',').map((s) => s.trim()));
   const startLog = createRequestLogger(options.logger);
   const noop = () => {};
@@ -90,28 +119,29 @@ export function createHotPath(
     if (!run) return false;
     const id = requestId(req);
     const security = options.alwaysUpgrade || cameOverTls(req, (a) => trust(a, 0)) ? secure : plain;
-    const headers: Header[] = [...security, ['x-request-id', id]];
-    corsFor(req as never, headerSink(headers) as never, noop);
+    const origin = req.headers.origin;
+    const allowed = corsFor(Array.isArray(origin) ? origin[0] : origin);
     (req as IncomingMessage & { ip?: string }).ip = proxyaddr(req, trust);
     startLog(req, res, id);
     recordHttpMetrics(req as never, res as never, noop);
     run((status, body, extra) => {
-      const flat: string[] = ['content-type', 'application/json'];
-      for (const [name, value] of headers) flat.push(name, value);
+      const flat = security.slice();
+      for (const [name, value] of allowed) flat.push(name, value);
+      flat.push('x-request-id', id);
       if (extra) for (const name in extra) if (extra[name] !== undefined) flat.push(name, extra[name]!);
-      const json = JSON.stringify(body);
-      flat.push('content-length', String(Buffer.byteLength(json)));
+      const text = JSON.stringify(body);
+      flat.push('content-length', String(Buffer.byteLength(text)));
       res.writeHead(status, flat);
-      res.end(json);
+      res.end(text);
     }).catch((error: unknown) => {
       options.logger.error({ err: error, reqId: id }, 'unhandled error');
       if (res.headersSent) return void res.destroy();
-      const json = JSON.stringify({
+      const text = JSON.stringify({
         code: 'INTERNAL_SERVER_ERROR',
         message: 'Something went wrong on our side. It has been logged.',
       });
-      res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) });
-      res.end(json);
+      res.writeHead(500, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
     });
     return true;
   };

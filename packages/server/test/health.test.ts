@@ -204,6 +204,26 @@ describe('CORS', () => {
       headers: { origin: 'http://app.test' },
     });
     expect(allowed.headers.get('access-control-allow-origin')).toBe('http://app.test');
+    expect(allowed.headers.get('access-control-expose-headers')).toMatch(/X-Request-Id/i);
+  });
+
+  it('answers each origin for itself on the hot path, whatever came before (its headers are kept per origin)', async () => {
+    const get = (origin?: string) =>
+      fetch(`${server.url}/api/system-settings`, { headers: origin ? { origin } : {} });
+    for (const origin of [
+      'http://app.test',
+      'http://evil.test',
+      'http://app.test',
+      undefined,
+      'http://evil.test',
+    ]) {
+      const res = await get(origin);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe(
+        origin === 'http://app.test' ? origin : null,
+      );
+      expect(res.headers.get('vary')).toMatch(/Origin/);
+    }
   });
 });
 
