@@ -1,5 +1,6 @@
 // Service mode: one api process, or with WEB_CONCURRENCY=N a node:cluster primary running N of them
 // on one port. Run migrations first with `pnpm db:migrate`.
+import './heap-tuning.js'; // first: before the other modules allocate
 import cluster from 'node:cluster';
 import { ConfigError, createLogger, loadConfig } from '@woopdi/core';
 import { loadEnvFile } from './env-file.js';

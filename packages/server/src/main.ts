@@ -1,6 +1,7 @@
 // The all-in-one process (`pnpm start`): API and worker in one process. Without DATABASE_URL it
 // runs an embedded PostgreSQL in <repo>/.data/postgres (or $WOOPDI_DATA_DIR), migrates it and seeds
 // the demo world into an empty database; with DATABASE_URL it migrates that database and uses it.
+import './heap-tuning.js'; // first: before the other modules allocate
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_PASSWORD, demoLogins, seedDemoWorld } from '@woopdi/api';
