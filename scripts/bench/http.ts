@@ -95,7 +95,7 @@ async function startPrinted(file: string, env: Record<string, string>): Promise<
 }
 
 let nextPort = 18_000 + (process.pid % 1000) * 10;
-async function startWoopdi(webConcurrency: number): Promise<Started> {
+async function startWoopdi(webConcurrency: number, nodeArgs: string[] = []): Promise<Started> {
   const port = nextPort++;
   const log = openSync(join(work, `api-${port}.log`), 'w');
   // BENCH_PROFILE=DIR: each api process writes a V8 CPU profile there when it stops.
@@ -103,7 +103,7 @@ async function startWoopdi(webConcurrency: number): Promise<Started> {
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
   const child = spawnNode(
-    [...profile, ...woopdi.args],
+    [...profile, ...nodeArgs, ...woopdi.args],
     {
       NODE_ENV: 'production',
       IS_PROD: 'true',
@@ -219,7 +219,14 @@ const scenarios: Scenario[] = [
   },
   { key: 'd', name: '(d) Woopdi tRPC organizations.get', start: () => startWoopdi(1), file: trpcFile },
   { key: 'e', name: '(e) Woopdi REST, WEB_CONCURRENCY=2', start: () => startWoopdi(2), file: restFile },
-].filter((s) => !only || only.includes(s.key));
+  // Only with BENCH_ONLY=…,f: (c) with V8's own heap growing instead of heap-tuning.ts's 1.2 factor.
+  {
+    key: 'f',
+    name: "(f) Woopdi REST, V8's default heap growing",
+    start: () => startWoopdi(1, ['--heap-growing-percent=0']),
+    file: restFile,
+  },
+].filter((s) => (only ? only.includes(s.key) : s.key !== 'f'));
 
 interface Measured extends Load {
   cpuUsPerRequest: number;

@@ -34,18 +34,20 @@ export interface AuthCache {
 
 export const membershipKey = (userId: string, organizationId: string) => `${userId}:${organizationId}`;
 
+/**
+ * A cache of at most `max` entries. Bounded by lru-cache's `maxSize` (each entry sized 1) rather
+ * than `max`, which preallocates its arrays for `max` entries up front: ~1.9 MB per cache at 50k,
+ * held by every api process however few users it serves (issue #11, RSS).
+ */
+const bounded = <V extends {}>(max: number, ttl?: number) =>
+  new LRUCache<string, V>({ maxSize: max, sizeCalculation: () => 1, ...(ttl && { ttl }) });
+
 export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): AuthCache {
   const max = options.max ?? 50_000;
-  const claims = new LRUCache<string, AccessClaims>({ max });
-  const sessions = new LRUCache<string, Session>({ max, ttl: options.sessionTtlMs ?? 30_000 });
-  const memberships = new LRUCache<string, Membership | false>({
-    max,
-    ttl: options.membershipTtlMs ?? 30_000,
-  });
-  const organizations = new LRUCache<string, CachedOrganization>({
-    max,
-    ttl: options.organizationTtlMs ?? 30_000,
-  });
+  const claims = bounded<AccessClaims>(max);
+  const sessions = bounded<Session>(max, options.sessionTtlMs ?? 30_000);
+  const memberships = bounded<Membership | false>(max, options.membershipTtlMs ?? 30_000);
+  const organizations = bounded<CachedOrganization>(max, options.organizationTtlMs ?? 30_000);
 
   const drop = (inv: Invalidation) => {
     if (inv.type === 'user') {
