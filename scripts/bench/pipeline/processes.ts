@@ -166,9 +166,17 @@ export const woopdiEnv = ({ databaseUrl, port, extra }: WoopdiEnv): Record<strin
   ...extra,
 });
 
+/** BENCH_PROFILE=DIR: each Woopdi process writes a V8 CPU profile there when it stops. */
+const profileArgs = () =>
+  process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+
 /** One api process; resolves once /readyz answers. */
 export async function startApi(env: WoopdiEnv, entry = woopdiEntry('api')): Promise<ChildProcess> {
-  const child = spawnNode(entry.args, { ...woopdiEnv(env), LOG_LEVEL: 'warn' }, 'ignore');
+  const child = spawnNode(
+    [...profileArgs(), ...entry.args],
+    { ...woopdiEnv(env), LOG_LEVEL: 'warn' },
+    'ignore',
+  );
   const deadline = Date.now() + 60_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`the api process exited with ${child.exitCode}`);
@@ -187,7 +195,7 @@ export async function startWorkerProcess(
   env: WoopdiEnv,
   entry = woopdiEntry('worker'),
 ): Promise<ChildProcess> {
-  const child = spawnNode(entry.args, { ...woopdiEnv(env), LOG_LEVEL: 'info' });
+  const child = spawnNode([...profileArgs(), ...entry.args], { ...woopdiEnv(env), LOG_LEVEL: 'info' });
   await waitForLine(child, /Woopdi worker running/);
   return child;
 }
