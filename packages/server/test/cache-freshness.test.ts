@@ -2,14 +2,13 @@
 // (issue #11). Freshness comes from bus invalidations, not from waiting out a TTL: with two real
 // api processes on one database and Redis, every change made through one instance is seen by the
 // other on its next requests, well within a second.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import { redisTestUrl } from '@woopdi/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
+import { isolatedEnv, restCall as rest, spawnEntry } from './processes.js';
 
-const serverDir = fileURLToPath(new URL('..', import.meta.url));
 const redisUrl = redisTestUrl();
 const JWT_SECRET = 'cache-freshness-test-value-0123456789abcdef';
 const PASSWORD = 'correct horse battery staple';
@@ -21,19 +20,8 @@ interface Api {
 }
 
 function spawnApi(env: Record<string, string>, port: number): Api {
-  const child = spawn(process.execPath, ['dist/main-api.js'], {
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  return { child, url: `http://127.0.0.1:${port}`, output: () => output };
+  const { child, output } = spawnEntry('dist/main-api.js', isolatedEnv({ ...env, PORT: String(port) }));
+  return { child, url: `http://127.0.0.1:${port}`, output };
 }
 
 async function waitReady(api: Api) {
@@ -50,24 +38,6 @@ async function waitReady(api: Api) {
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the api did not get ready:\n${api.output()}`);
-}
-
-async function rest<T = Record<string, unknown>>(
-  base: string,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-) {
-  const res = await fetch(`${base}/api${path}`, {
-    method,
-    headers: {
-      ...(token && { authorization: `Bearer ${token}` }),
-      ...(body !== undefined && { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, body: (await res.json().catch(() => ({}))) as T };
 }
 
 /** Polls `probe` on the other instance until it holds; returns how long that took (ms). */

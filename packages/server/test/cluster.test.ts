@@ -1,33 +1,15 @@
 // WEB_CONCURRENCY=2: `node dist/main-api.js` becomes a node:cluster primary with two api processes
 // on one port. Which process serves a connection is read from the OS (Linux /proc): the responses
 // carry nothing that tells processes apart.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
+import { isolatedEnv, spawnEntry, until } from './processes.js';
 
-const serverDir = fileURLToPath(new URL('..', import.meta.url));
 const linux = existsSync('/proc/self/stat');
-
-/** Set but empty, so neither the runner's environment nor a developer's .env can supply them. */
-const BLANK = Object.fromEntries(
-  [
-    'DATABASE_URL',
-    'POSTGRES_HOST',
-    'REDIS_URL',
-    'REDIS_HOST',
-    'JWT_SECRET',
-    'ENCRYPTION_KEY',
-    'API_HOST',
-    'HOST',
-    'SENDGRID_API_KEY',
-    'STRIPE_SECRET_KEY',
-    'GCP_BUCKET_NAME',
-  ].map((name) => [name, '']),
-);
 
 interface Primary {
   child: ChildProcess;
@@ -38,40 +20,10 @@ interface Primary {
 const started: Primary[] = [];
 
 function startPrimary(env: Record<string, string>): Primary {
-  const child = spawn(process.execPath, ['dist/main-api.js'], {
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => child.on('close', () => resolve({ code, signal })));
-  });
-  const primary = { child, output: () => output, exited };
+  const { child, output, exited } = spawnEntry('dist/main-api.js', isolatedEnv(env));
+  const primary = { child, output, exited };
   started.push(primary);
   return primary;
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | false | Promise<T | undefined | false>,
-  ms = 30_000,
-) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value) return value;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 async function exitWithin(p: Primary, ms: number) {

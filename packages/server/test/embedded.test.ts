@@ -1,21 +1,12 @@
 // The all-in-one process in embedded mode, as `pnpm start` runs it (node dist/main.js): a fresh data
 // directory is initialised, migrated and seeded; a second start reuses it; SIGTERM stops everything.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
-
-const serverDir = fileURLToPath(new URL('..', import.meta.url));
-
-/** Set but empty: neither the runner's environment nor a developer's .env can switch modes. */
-const BLANK = Object.fromEntries(
-  ['DATABASE_URL', 'POSTGRES_HOST', 'REDIS_URL', 'REDIS_HOST', 'API_HOST', 'SENDGRID_API_KEY', 'IS_PROD'].map(
-    (name) => [name, ''],
-  ),
-);
+import { isolatedEnv, spawnEntry } from './processes.js';
 
 interface Started {
   child: ChildProcess;
@@ -24,29 +15,11 @@ interface Started {
 }
 
 function startEmbedded(dataDir: string, port: number): Started {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: serverDir,
-    env: {
-      PATH: process.env.PATH ?? '',
-      HOME: process.env.HOME ?? '/tmp',
-      ...BLANK,
-      WOOPDI_DATA_DIR: dataDir,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    output += d;
-  });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => child.on('close', () => resolve({ code, signal })));
-  });
-  return { child, output: () => output, exited };
+  const { child, output, exited } = spawnEntry(
+    'dist/main.js',
+    isolatedEnv({ WOOPDI_DATA_DIR: dataDir, PORT: String(port), LOG_LEVEL: 'warn' }),
+  );
+  return { child, output, exited };
 }
 
 /** Milliseconds from now until /readyz answers 200; throws after `timeoutMs` or if the process exits. */

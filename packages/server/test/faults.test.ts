@@ -3,48 +3,19 @@
 // killed and restarted, its subscriber connections are dropped, a worker is SIGKILLed; every
 // follower (plain SSE and plain websocket) must receive every event exactly once, in order, and end.
 // Never the machine's shared Redis: only the instance this file starts. A missing redis-server fails.
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { createDb, migrate } from '@woopdi/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './helpers.js';
+import { isolatedEnv, restCall, sleep, spawnCaptured, until } from './processes.js';
 
-const serverDir = fileURLToPath(new URL('..', import.meta.url));
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const PG_BIN = process.env.PG_BIN_DIR ?? '/usr/local/bin';
-
-const BLANK = Object.fromEntries(
-  [
-    'DATABASE_URL',
-    'POSTGRES_HOST',
-    'POSTGRES_PORT',
-    'POSTGRES_USER',
-    'POSTGRES_PASSWORD',
-    'POSTGRES_DB',
-    'REDIS_URL',
-    'REDIS_HOST',
-    'REDIS_PORT',
-    'JWT_SECRET',
-    'ENCRYPTION_KEY',
-    'API_HOST',
-    'HOST',
-    'WEB_CONCURRENCY',
-    'CORS_ORIGINS',
-    'SENDGRID_API_KEY',
-    'STRIPE_SECRET_KEY',
-    'STRIPE_WEBHOOK_SECRET',
-    'GCP_BUCKET_NAME',
-    'REPLICATE_API_TOKEN',
-    'METRICS_PORT',
-    'WORKER_HEARTBEAT_MS',
-    'WORKER_DEAD_AFTER_MS',
-  ].map((name) => [name, '']),
-);
 
 interface Proc {
   name: string;
@@ -61,36 +32,17 @@ function spawnProcess(
   env: Record<string, string> = {},
   user?: { uid: number; gid: number },
 ): Proc {
-  const child = spawn(cmd, args, {
+  const { child, output, exited } = spawnCaptured(cmd, args, isolatedEnv(env), {
     ...user,
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    keep: 20_000,
+    onExit: true,
   });
-  let output = '';
-  const collect = (d: string) => {
-    output = (output + d).slice(-20_000);
-  };
-  child.stdout?.setEncoding('utf8').on('data', collect);
-  child.stderr?.setEncoding('utf8').on('data', collect);
-  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  const proc = { name, child, output: () => output, exited };
+  const proc = { name, child, output, exited: exited.then(() => {}) };
   procs.push(proc);
   return proc;
 }
 
 const running = (p: Proc) => p.child.exitCode === null && p.child.signalCode === null;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe().catch(() => undefined);
-    if (value) return value;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** One Redis command over RESP on a fresh connection; resolves the raw reply. */
 function redisCommand(port: number, ...args: string[]): Promise<string> {
@@ -253,27 +205,8 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
     workers.push({ proc, poolId });
   }
 
-  async function rest<T = Record<string, unknown>>(
-    base: string,
-    method: string,
-    path: string,
-    body?: unknown,
-  ) {
-    const res = await fetch(`${base}/api${path}`, {
-      method,
-      headers: {
-        ...(token && { authorization: `Bearer ${token}` }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {}
-    return { status: res.status, body: parsed as T };
-  }
+  const rest = <T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown) =>
+    restCall<T>(base, method, path, token, body);
 
   beforeAll(async () => {
     // A missing binary fails the file: never a skip.

@@ -2,15 +2,15 @@
 // on one test database and the test Redis. What a user observes must not depend on the instance
 // serving them (DESIGN §2, §7): task events, session revocation, role changes; and SIGTERM of an api
 // or a worker process loses nothing (1012 close, in-flight request finished, job taken over).
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { createServer as createNetServer, connect as netConnect, type Server, type Socket } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import { redisTestUrl } from '@woopdi/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './helpers.js';
+import { isolatedEnv, restCall as rest, sleep, spawnEntry, until } from './processes.js';
 
 // The SDK (a package that depends on this one, so not a dependency of it) is loaded from its source
 // at run time; the specifier is not a literal, so the type checker does not pull it into this
@@ -38,35 +38,7 @@ interface Sdk {
 }
 const sdkEntry = new URL('../../sdk/src/index.ts', import.meta.url).href;
 
-const serverDir = fileURLToPath(new URL('..', import.meta.url));
 const redisUrl = redisTestUrl();
-
-/** Set but empty: neither the runner's environment nor a developer's .env (fills unset only) leaks in. */
-const BLANK = Object.fromEntries(
-  [
-    'DATABASE_URL',
-    'POSTGRES_HOST',
-    'POSTGRES_PORT',
-    'POSTGRES_USER',
-    'POSTGRES_PASSWORD',
-    'POSTGRES_DB',
-    'REDIS_URL',
-    'REDIS_HOST',
-    'REDIS_PORT',
-    'JWT_SECRET',
-    'ENCRYPTION_KEY',
-    'API_HOST',
-    'HOST',
-    'WEB_CONCURRENCY',
-    'CORS_ORIGINS',
-    'SENDGRID_API_KEY',
-    'STRIPE_SECRET_KEY',
-    'STRIPE_WEBHOOK_SECRET',
-    'GCP_BUCKET_NAME',
-    'REPLICATE_API_TOKEN',
-    'METRICS_PORT',
-  ].map((name) => [name, '']),
-);
 
 interface Proc {
   name: string;
@@ -78,21 +50,8 @@ interface Proc {
 const procs: Proc[] = [];
 
 function spawnProcess(name: string, entry: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, [entry], {
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const collect = (d: string) => {
-    output += d;
-  };
-  child.stdout?.setEncoding('utf8').on('data', collect);
-  child.stderr?.setEncoding('utf8').on('data', collect);
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.on('exit', (code, signal) => child.on('close', () => resolve({ code, signal })));
-  });
-  const proc = { name, child, output: () => output, exited };
+  const { child, output, exited } = spawnEntry(entry, isolatedEnv(env));
+  const proc = { name, child, output, exited };
   procs.push(proc);
   return proc;
 }
@@ -112,18 +71,6 @@ async function exitWithin(p: Proc, ms: number) {
   } finally {
     clearTimeout(timer);
   }
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value) return value;
-    await sleep(50);
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Generous: four processes start at once on a busy 2-core CI machine. */
@@ -197,29 +144,6 @@ describe.skipIf(!redisUrl)('service mode: 2 api and 2 worker processes on one da
     WORKER_HEARTBEAT_MS: '200',
     WORKER_DEAD_AFTER_MS: '1500',
   });
-
-  async function rest<T = Record<string, unknown>>(
-    base: string,
-    method: string,
-    path: string,
-    token?: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${base}/api${path}`, {
-      method,
-      headers: {
-        ...(token && { authorization: `Bearer ${token}` }),
-        ...(body !== undefined && { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {}
-    return { status: res.status, body: parsed as T };
-  }
 
   let counter = 0;
   async function signup(base: string) {

@@ -1,12 +1,10 @@
 // The api entry point as a real process (the compiled runtime, dist/main-api.js, as production runs
 // it): refusing a bad environment, and stopping gracefully.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import { createTestDeps } from '@woopdi/api/testing';
 import { describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
-
-const serverDir = fileURLToPath(new URL('..', import.meta.url));
+import { isolatedEnv, spawnEntry } from './processes.js';
 
 interface Exit {
   code: number | null;
@@ -15,50 +13,15 @@ interface Exit {
   stderr: string;
 }
 
-/**
- * Set but empty, so neither the test runner's environment nor a developer's .env file (which only
- * fills variables that are not set) can supply them; the config treats empty as unset.
- */
-const BLANK = Object.fromEntries(
-  [
-    'DATABASE_URL',
-    'POSTGRES_HOST',
-    'REDIS_URL',
-    'REDIS_HOST',
-    'JWT_SECRET',
-    'ENCRYPTION_KEY',
-    'API_HOST',
-    'HOST',
-    'WEB_CONCURRENCY',
-    'CORS_ORIGINS',
-    'SENDGRID_API_KEY',
-    'STRIPE_SECRET_KEY',
-    'GCP_BUCKET_NAME',
-  ].map((name) => [name, '']),
-);
-
 /** Spawns `node dist/main-api.js` with only the given environment (plus PATH and HOME). */
 function startApi(env: Record<string, string>): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ['dist/main-api.js'], {
-    cwd: serverDir,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...BLANK, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.setEncoding('utf8').on('data', (d: string) => {
-    stdout += d;
-  });
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-  });
-  const exited = new Promise<Exit>((resolve) => {
-    child.on('exit', (code, signal) => {
-      // 'exit' can fire before the pipes are drained; 'close' cannot.
-      child.on('close', () => resolve({ code, signal, stdout, stderr }));
-    });
-  });
-  return { child, exited };
+  const spawned = spawnEntry('dist/main-api.js', isolatedEnv(env));
+  const exited = spawned.exited.then((exit) => ({
+    ...exit,
+    stdout: spawned.stdout(),
+    stderr: spawned.stderr(),
+  }));
+  return { child: spawned.child, exited };
 }
 
 /** Resolves the exit, or rejects after `ms` (killing the process so nothing is left behind). */
