@@ -31,6 +31,7 @@ import {
   mb,
   mean,
   memoryOf,
+  profileArgs,
   scratchDatabase,
   seedAccount,
   spawnNode,
@@ -141,7 +142,7 @@ function percentile(histograms: Array<Array<[number, number]>>, q: number): numb
 
 async function rawRun(n: number, round: number): Promise<Run> {
   const port = await freePort();
-  const server = spawnNode([`${here}raw-ws-server.mjs`], { PORT: String(port) });
+  const server = spawnNode([...profileArgs(), `${here}raw-ws-server.mjs`], { PORT: String(port) });
   try {
     await waitForLine(server, /^ready$/);
     const lines = createInterface({ input: server.stdout! });

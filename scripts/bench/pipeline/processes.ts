@@ -166,8 +166,8 @@ export const woopdiEnv = ({ databaseUrl, port, extra }: WoopdiEnv): Record<strin
   ...extra,
 });
 
-/** BENCH_PROFILE=DIR: each Woopdi process writes a V8 CPU profile there when it stops. */
-const profileArgs = () =>
+/** BENCH_PROFILE=DIR: each Woopdi process (and the raw ws server) writes a V8 CPU profile there when it stops. */
+export const profileArgs = () =>
   process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
 
 /** One api process; resolves once /readyz answers. */
