@@ -113,7 +113,8 @@ async function signedIn(ctx: Context) {
  * whole router's access rules (the tenant-isolation matrix enumerates every `org` procedure).
  */
 export type Access =
-  | { scope: 'public' }
+  /** `session: 'optional'`: also acts on a valid access token when one is sent. */
+  | { scope: 'public'; session?: 'optional' }
   | { scope: 'authed' }
   | { scope: 'system'; minRole: Exclude<SystemRole, 'user'> }
   | { scope: 'org'; minRole: OrgRole; via: 'organizationId' | string };
@@ -130,10 +131,12 @@ export const authedProcedure = t.procedure
   .use(gate(async (ctx) => ({ session: await signedIn(ctx) })));
 
 /** Public, but knows the caller when a valid access token is sent (and refuses an invalid one). */
-export const optionalAuthProcedure = publicProcedure.use(async ({ ctx, next }) => {
-  const session = ctx.accessToken ? await authenticate(ctx) : null;
-  return next({ ctx: { session } });
-});
+export const optionalAuthProcedure = publicProcedure
+  .meta({ access: { scope: 'public', session: 'optional' } })
+  .use(async ({ ctx, next }) => {
+    const session = ctx.accessToken ? await authenticate(ctx) : null;
+    return next({ ctx: { session } });
+  });
 
 const systemRank: Record<SystemRole, number> = { user: 0, admin: 1, superadmin: 2 };
 

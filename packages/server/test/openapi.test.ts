@@ -1,4 +1,10 @@
 // The OpenAPI document and the offline docs pages, fetched from the running server.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import { appRouter } from '@woopdi/api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -7,16 +13,25 @@ import { startTestServer, type TestServer } from './helpers.js';
 interface Operation {
   operationId?: string;
   security?: Record<string, string[]>[];
+  tags?: string[];
+  responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }>;
 }
 interface OpenApiDoc {
   openapi: string;
   servers?: { url: string }[];
   security?: Record<string, string[]>[];
   paths: Record<string, Record<string, Operation>>;
-  components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
+  components?: {
+    securitySchemes?: Record<string, { type: string; scheme?: string }>;
+    schemas?: Record<string, { required?: string[]; properties?: Record<string, unknown> }>;
+  };
+  tags?: { name: string; description: string }[];
 }
 interface ProcedureDef {
-  _def: { type: string; meta?: { openapi?: { method: string; path: string } } };
+  _def: {
+    type: string;
+    meta?: { openapi?: { method: string; path: string }; access?: { scope: string; session?: string } };
+  };
 }
 
 let server: TestServer;
@@ -102,6 +117,77 @@ describe('GET /openapi.json', () => {
       expect(op, `${method} ${path}`).toBeDefined();
       expect(securityOf(op!), `${method} ${path}`).toEqual([]);
     }
+  });
+
+  it("passes Redocly's recommended rules with no error", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'woopdi-openapi-')), 'openapi.json');
+    writeFileSync(file, JSON.stringify(doc));
+    const redocly = fileURLToPath(new URL('../../../node_modules/.bin/redocly', import.meta.url));
+    // Exits non-zero on any error (warnings allowed: see the closing note of issue #15).
+    const { stdout } = await promisify(execFile)(redocly, ['lint', file, '--format=summary'], {
+      env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+    });
+    expect(stdout).not.toMatch(/^error/m);
+  });
+
+  it('names every operation uniquely and declares every tag it uses', () => {
+    const ids = Object.values(doc.paths).flatMap((ops) => Object.values(ops).map((op) => op.operationId));
+    expect(ids.every((id) => typeof id === 'string' && id.length > 0)).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    const used = new Set(
+      Object.values(doc.paths).flatMap((ops) => Object.values(ops).flatMap((op) => op.tags ?? [])),
+    );
+    expect(new Set(doc.tags?.map((t) => t.name))).toEqual(used);
+    expect(doc.tags?.every((t) => t.description.length > 10)).toBe(true);
+  });
+
+  it("takes each operation's security and error statuses from its procedure's gate", () => {
+    for (const [, procedure] of procedures()) {
+      const { openapi, access } = procedure._def.meta ?? {};
+      if (!openapi || !access) continue;
+      const op = operation(openapi.method, openapi.path)!;
+      const where = `${openapi.method} ${openapi.path}`;
+      const statuses = Object.keys(op.responses ?? {});
+      if (access.scope === 'public')
+        expect(securityOf(op), where).toEqual(access.session === 'optional' ? [{}, { bearer: [] }] : []);
+      else expect(securityOf(op), where).toEqual([{ bearer: [] }]);
+      if (access.scope !== 'public') expect(statuses, where).toContain('401');
+      if (access.scope === 'org') expect(statuses, where).toEqual(expect.arrayContaining(['403', '404']));
+    }
+    // Accepting an invitation works signed out (new account) and signed in (existing user).
+    expect(securityOf(operation('POST', '/invitations/accept')!)).toEqual([{}, { bearer: [] }]);
+  });
+
+  it('describes every error with the one Error schema the server really sends', async () => {
+    for (const [path, ops] of Object.entries(doc.paths))
+      for (const [method, op] of Object.entries(ops))
+        for (const [status, response] of Object.entries(op.responses ?? {}))
+          if (/^[45]/.test(status))
+            expect(response.content?.['application/json']?.schema?.$ref, `${method} ${path} ${status}`).toBe(
+              '#/components/schemas/Error',
+            );
+    const schema = doc.components?.schemas?.Error;
+    const res = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'not an email', password: 'x' }),
+    });
+    expect(res.status).toBe(400);
+    const body = (await res.json()) as Record<string, unknown>;
+    for (const key of schema?.required ?? []) expect(body).toHaveProperty(key);
+    for (const key of Object.keys(body)) expect(Object.keys(schema?.properties ?? {})).toContain(key);
+    expect((body.issues as { path: unknown[] }[])[0]?.path).toEqual(['email']);
+  });
+
+  it('gives uuid and date-time fields a format and a readable example, not a regular expression', () => {
+    const withPattern: string[] = [];
+    JSON.stringify(doc, (key, value: { format?: string; pattern?: string }) => {
+      if (value && typeof value === 'object' && value.format && value.pattern)
+        withPattern.push(`${key}: ${value.format}`);
+      return value;
+    });
+    expect(withPattern).toEqual([]);
+    expect(JSON.stringify(doc)).toContain('"format":"uuid"');
   });
 
   it('requires the bearer token for /user/me, and defines that scheme', () => {

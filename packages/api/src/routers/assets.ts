@@ -151,6 +151,7 @@ export const assetsRouter = router({
 export const assetUploadPaths = {
   '/organizations/{organizationId}/assets/upload': {
     post: {
+      operationId: 'assets-upload',
       tags,
       summary: 'Upload a file in one multipart/form-data request',
       description:
