@@ -64,6 +64,21 @@ const concurrencyMessage =
   'give the number of jobs one worker process runs at once, a whole number from 1 to 1000 (default 16)';
 const bufferedMessage = 'give a whole number of bytes, at least 1024 (default 1048576: 1 MiB)';
 
+// Open websockets and SSE streams per api process (issue #14; packages/server/src/socket-limits.ts).
+const connectionLimit = (message: string, min: number, max: number, fallback: number) =>
+  z.coerce
+    .number({ error: message })
+    .int({ error: message })
+    .min(min, { error: message })
+    .max(max, { error: message })
+    .default(fallback);
+const perUserMessage =
+  'give how many websockets and event streams one user may have open on one api process, a whole number from 1 to 100000 (default 20)';
+const perAddressMessage =
+  'give how many websockets and event streams one client address may have open on one api process, a whole number from 1 to 1000000 (default 200)';
+const firstMessageMessage =
+  'give the milliseconds a /trpc websocket has to send its first message (connectionParams or a call), a whole number from 100 to 600000 (default 5000)';
+
 // A bind address: an IP address, or a host name that resolves to one (localhost).
 const hostName = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i;
 const hostMessage =
@@ -221,6 +236,9 @@ const envSchema = z.object({
     .int({ error: bufferedMessage })
     .min(1024, { error: bufferedMessage })
     .default(1024 * 1024),
+  WS_MAX_PER_USER: connectionLimit(perUserMessage, 1, 100_000, 20),
+  WS_MAX_PER_ADDRESS: connectionLimit(perAddressMessage, 1, 1_000_000, 200),
+  WS_FIRST_MESSAGE_TIMEOUT_MS: connectionLimit(firstMessageMessage, 100, 600_000, 5_000),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(0).default(10_000),
 });
 
@@ -286,7 +304,13 @@ export interface Config {
    * slow (it reconnects and resumes by last event id) instead of buffering without limit.
    */
   streamMaxBufferedBytes: number;
-  /** Calls one tRPC HTTP batch may carry; more answer 400. */
+  /**
+   * Open websockets and SSE streams one user / one client address may hold on one api process
+   * (WS_MAX_PER_USER, WS_MAX_PER_ADDRESS), and how long a new /trpc websocket may stay silent
+   * (WS_FIRST_MESSAGE_TIMEOUT_MS) before it is closed.
+   */
+  connectionLimits: { maxPerUser: number; maxPerAddress: number; firstMessageTimeoutMs: number };
+  /** Calls one tRPC batch (HTTP request or websocket frame) may carry; more are refused, none run. */
   trpcMaxBatchSize: number;
   /** Nesting levels a JSON request body may have (JSON_MAX_DEPTH); deeper answers 400. */
   jsonMaxDepth: number;
@@ -455,6 +479,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
     workerConcurrency: e.WORKER_CONCURRENCY,
     streamMaxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
+    connectionLimits: {
+      maxPerUser: e.WS_MAX_PER_USER,
+      maxPerAddress: e.WS_MAX_PER_ADDRESS,
+      firstMessageTimeoutMs: e.WS_FIRST_MESSAGE_TIMEOUT_MS,
+    },
     trpcMaxBatchSize: e.TRPC_MAX_BATCH_SIZE,
     jsonMaxDepth: e.JSON_MAX_DEPTH,
   };
