@@ -21,6 +21,7 @@ import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
 import { depthGuard, JSON_TOO_DEEP, tooDeepMessage } from './json-depth.js';
 import { createQueryLane, type QueryLane, queryLaneMiddleware } from './query-lane.js';
 import { requestLog } from './request-log.js';
+import { type ConnectionLimits, createConnectionLimits, TRUST_PROXY } from './socket-limits.js';
 import { storageRoutes } from './storage-routes.js';
 import { stripeWebhookRouter } from './stripe-webhook.js';
 import { taskEventsSse } from './task-sse.js';
@@ -29,11 +30,11 @@ export interface AppOptions extends ApiDeps {
   sql: DbHandle['sql'];
   /** Public base URL of this server for the OpenAPI document; '' keeps it relative (same origin). */
   publicUrl: string;
+  /** Open-connection slots shared with the websockets (startApiServer's); else the app's own. */
+  connectionLimits?: ConnectionLimits;
 }
 
 const JSON_LIMIT = '1mb';
-
-const TRUST_PROXY = 'loopback, linklocal, uniquelocal';
 
 const alwaysUpgrade = (config: AppOptions['config']) => config.apiHost?.startsWith('https://') ?? false;
 
@@ -189,7 +190,8 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   );
 
   // Plain SSE of a task's events for non-tRPC clients (the websocket twin is /tasks/{taskId}/ws).
-  app.get('/tasks/:taskId/events', taskEventsSse(options));
+  const limits = options.connectionLimits ?? createConnectionLimits(config);
+  app.get('/tasks/:taskId/events', taskEventsSse(options, { limits }));
 
   app.use(
     (_req, res) => void res.status(404).json({ code: 'NOT_FOUND', message: 'No such route. See /docs.' }),

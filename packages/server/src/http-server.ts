@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { isLocalStorage } from '@woopdi/core';
 import { type AppOptions, createRequestListener } from './app.js';
 import { apiDeps, type Runtime } from './runtime.js';
+import { createConnectionLimits } from './socket-limits.js';
 import { attachWebSockets, type WebSocketGateway } from './websocket.js';
 
 export interface ApiServer {
@@ -38,9 +39,15 @@ export async function startApiServer(
   const url = urlFor(address);
   // Local signed URLs point at this server: without API_HOST it knows its address only now.
   if (isLocalStorage(runtime.storage) && !runtime.config.apiHost) runtime.storage.publicUrl = url;
-  const appOptions: AppOptions = { ...deps, publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '' };
+  // One count of open websockets and SSE streams per server, across every route that holds one.
+  const connectionLimits = createConnectionLimits(runtime.config);
+  const appOptions: AppOptions = {
+    ...deps,
+    publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '',
+    connectionLimits,
+  };
   server.on('request', createRequestListener(appOptions));
-  const websockets = attachWebSockets(server, deps);
+  const websockets = attachWebSockets(server, deps, connectionLimits);
   // Bounds slow clients; longer than typical proxy idle timeouts so keep-alive reuse works.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;

@@ -16,6 +16,7 @@ import {
 import { metrics } from '@woopdi/core';
 import type { RequestHandler } from 'express';
 import { type ErrorResponse, errorResponseOf } from './errors.js';
+import { type ConnectionLimits, tooManyForUser, tooManyFromAddress } from './socket-limits.js';
 
 export type StreamError = ErrorResponse;
 /** The status and JSON body for an error raised before streaming; undefined for an unexpected error. */
@@ -59,6 +60,8 @@ export interface TaskEventsSseOptions {
   heartbeatMs?: number;
   /** Bytes queued for one response before it is dropped as too slow; default config.streamMaxBufferedBytes. */
   maxBufferedBytes?: number;
+  /** Open streams per address and per user, shared with the websockets (socket-limits.ts). */
+  limits?: ConnectionLimits;
 }
 
 const HEARTBEAT = Buffer.from(': heartbeat\n\n');
@@ -73,6 +76,9 @@ const HEARTBEAT = Buffer.from(': heartbeat\n\n');
  * once and written to every response following the task. A client that reads too slowly (more than
  * STREAM_MAX_BUFFERED_BYTES queued for it) is cut off; its EventSource reconnects with
  * Last-Event-ID and resumes.
+ *
+ * With `options.limits`, a stream holds one of its address's and one of its user's connection
+ * slots until the response closes; over either limit the answer is 429.
  */
 export function taskEventsSse(deps: ApiDeps, options: TaskEventsSseOptions = {}): RequestHandler {
   const createContext = createContextFactory(deps);
@@ -86,11 +92,28 @@ export function taskEventsSse(deps: ApiDeps, options: TaskEventsSseOptions = {})
     res.once('close', () => {
       gone = true;
     });
+    const limits = options.limits;
+    if (limits) {
+      const release = limits.forAddress(limits.addressOf(req));
+      if (!release) {
+        const refusal = tooManyFromAddress(limits.maxPerAddress);
+        res.status(refusal.status).json(refusal.body);
+        return;
+      }
+      res.once('close', release);
+    }
 
     let pending: PendingFollow;
     try {
       const { ctx, lastEventId } = streamRequest(createContext, req);
-      pending = await fanout.open(await authorizeTaskStream(ctx, taskId), lastEventId);
+      const scope = await authorizeTaskStream(ctx, taskId);
+      if (limits) {
+        const release = limits.forUser(scope.userId);
+        if (!release) throw new StreamRequestError(tooManyForUser(limits.maxPerUser));
+        if (gone) release();
+        else res.once('close', release);
+      }
+      pending = await fanout.open(scope, lastEventId);
     } catch (error) {
       const known = error instanceof StreamRequestError ? error.error : streamErrorOf(error);
       if (!known) {

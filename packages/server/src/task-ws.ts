@@ -1,6 +1,7 @@
 // A plain websocket of a task's live events at `/tasks/{taskId}/ws`, for clients that are not tRPC:
 // each event is one JSON text frame (the TaskEvent object). Authentication and membership are
-// checked before the upgrade, so a refused client gets an ordinary HTTP 401/404 answer. Every
+// checked before the upgrade, so a refused client gets an ordinary HTTP 401/404 answer (429 over
+// WS_MAX_PER_ADDRESS or WS_MAX_PER_USER open connections, see socket-limits.ts). Every
 // socket is a follower of the process's shared fan-out (one bus subscription per task): an event's
 // JSON bytes are built once and written to every socket following the task.
 //
@@ -22,6 +23,7 @@ import {
 } from '@woopdi/api';
 import { metrics } from '@woopdi/core';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type ConnectionLimits, tooManyForUser } from './socket-limits.js';
 import { type StreamError, StreamRequestError, streamErrorOf, streamRequest } from './task-sse.js';
 
 /** The path of the plain task websocket; the capture is the task id. */
@@ -49,6 +51,8 @@ export interface TaskSocketsOptions {
   pingMs?: number;
   /** Bytes queued for one socket before it is dropped with 1013; default config.streamMaxBufferedBytes. */
   maxBufferedBytes?: number;
+  /** Per-user connection slots (the gateway takes the per-address one before the upgrade). */
+  limits?: ConnectionLimits;
 }
 
 const STATUS_TEXT: Record<number, string> = {
@@ -62,7 +66,7 @@ const STATUS_TEXT: Record<number, string> = {
 };
 
 /** Answers the upgrade request with a plain HTTP error (JSON body, like the REST API) and closes. */
-function refuse(socket: Duplex, { status, body }: StreamError) {
+export function refuse(socket: Duplex, { status, body }: StreamError) {
   if (socket.destroyed) return;
   const json = JSON.stringify(body);
   socket.end(
@@ -164,7 +168,16 @@ export function createTaskSockets(deps: ApiDeps, options: TaskSocketsOptions = {
       try {
         if (closing) throw new StreamRequestError(RESTARTING);
         const { ctx, lastEventId } = streamRequest(createContext, req);
-        pending = await fanout.open(await authorizeTaskStream(ctx, taskId), lastEventId);
+        const scope = await authorizeTaskStream(ctx, taskId);
+        const limits = options.limits;
+        if (limits) {
+          const release = limits.forUser(scope.userId);
+          if (!release) throw new StreamRequestError(tooManyForUser(limits.maxPerUser));
+          // Given back when the upgrade socket closes, however the connection ends.
+          if (gone || socket.destroyed) release();
+          else socket.once('close', release);
+        }
+        pending = await fanout.open(scope, lastEventId);
       } catch (error) {
         const known = error instanceof StreamRequestError ? error.error : streamErrorOf(error);
         if (!known) deps.logger.error({ err: error }, 'task websocket upgrade failed');
