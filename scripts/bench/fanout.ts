@@ -172,7 +172,9 @@ async function woopdiRun(ctx: WoopdiContext, n: number, round: number): Promise<
   const port = await freePort();
   // One job at a time: the warm-up task holds the worker until every subscriber of the measured task
   // is connected, so the measured task runs on a warm worker and every subscriber sees its first event.
-  const env = { databaseUrl: ctx.databaseUrl, port, extra: { WORKER_CONCURRENCY: '1' } };
+  // Every subscriber is one user on loopback: far above the default per-user and per-address caps.
+  const extra = { WORKER_CONCURRENCY: '1', WS_MAX_PER_USER: '1000000', WS_MAX_PER_ADDRESS: '1000000' };
+  const env = { databaseUrl: ctx.databaseUrl, port, extra };
   const api = await startApi(env);
   let worker: ChildProcess | undefined;
   try {

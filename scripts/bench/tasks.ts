@@ -185,7 +185,13 @@ interface Woopdi {
 async function woopdiSetup(): Promise<Woopdi> {
   const db = await scratchDatabase('woopdi', true);
   const port = await freePort();
-  const env = { databaseUrl: db.url, port, extra: { WORKER_CONCURRENCY: String(CONCURRENCY) } };
+  // BENCH_CLIENTS sockets of one user on loopback: not capped by WS_MAX_PER_USER / WS_MAX_PER_ADDRESS.
+  const extra = {
+    WORKER_CONCURRENCY: String(CONCURRENCY),
+    WS_MAX_PER_USER: '1000000',
+    WS_MAX_PER_ADDRESS: '1000000',
+  };
+  const env = { databaseUrl: db.url, port, extra };
   const api = await startApi(env);
   const base = `http://127.0.0.1:${port}`;
   const account = await seedAccount(base);

@@ -148,7 +148,8 @@ async function sseSeqs(res: Response, onEvent: () => void): Promise<number[]> {
 describe('one bus subscription per task, shared by every socket', () => {
   let s: Setup;
   beforeAll(async () => {
-    s = await setup();
+    // One user opens 200 streams from one address here: above WS_MAX_PER_USER and WS_MAX_PER_ADDRESS.
+    s = await setup({ WS_MAX_PER_USER: '1000', WS_MAX_PER_ADDRESS: '1000' });
   });
   afterAll(() => teardown(s));
 
