@@ -50,7 +50,8 @@ export interface TrpcSocketGuardOptions {
 export function guardTrpcSocket(ws: WebSocket, req: IncomingMessage, options: TrpcSocketGuardOptions) {
   const { maxBatchSize, firstMessageTimeoutMs } = options;
   // With `?connectionParams=1` tRPC takes the first frame as the connection params, not as calls.
-  const paramsFirst = new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
+  const paramsFirst =
+    new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') === '1';
   let messages = 0;
 
   const silence = setTimeout(
@@ -96,7 +97,14 @@ function refuseBatch(ws: WebSocket, calls: unknown[], maxBatchSize: number) {
     code: 'BAD_REQUEST',
     message: `Batch call exceeds maximum size: one websocket frame may carry at most ${maxBatchSize} calls, this one has ${calls.length}. Send fewer calls per frame.`,
   });
-  const shape = getErrorShape({ config, error, type: 'unknown', path: undefined, input: undefined, ctx: undefined });
+  const shape = getErrorShape({
+    config,
+    error,
+    type: 'unknown',
+    path: undefined,
+    input: undefined,
+    ctx: undefined,
+  });
   const send = (id: string | number | null, jsonrpc?: '2.0') =>
     ws.send(JSON.stringify(transformTRPCResponse(config, { id, jsonrpc, error: shape })));
   let answered = false;
