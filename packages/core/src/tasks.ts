@@ -1,6 +1,20 @@
 // Task kinds and the event format (DESIGN §6): a contract shared by the api (which validates and
 // enqueues), the worker (which runs and reports) and clients (which stream events).
+import type { OrgRole } from '@woopdi/db';
 import { z } from 'zod';
+import type { Feature } from './plans.js';
+
+/**
+ * What every kind declares: besides its input and retries, who may start it (`minRole`, checked by
+ * tasks.start) and the plan feature it needs, if any (`entitlement`, 412 without it).
+ */
+export interface TaskKindDefinition {
+  input: z.ZodType;
+  maxAttempts: number;
+  summary: string;
+  minRole: OrgRole;
+  entitlement: Feature | null;
+}
 
 export const taskKinds = {
   example_streaming: {
@@ -11,11 +25,17 @@ export const taskKinds = {
     }),
     maxAttempts: 3,
     summary: 'The demo: N steps, one progress event each.',
+    minRole: 'MEMBER',
+    entitlement: null,
   },
   org_export: {
     input: z.object({}).default({}),
     maxAttempts: 3,
     summary: "A JSON export of the organization's members, invitations and tasks, stored as an asset.",
+    // Members' and invitees' emails and roles: what members.list and invitations.list show, so the
+    // same role; the asset it creates is readable at this role only (assets.min_read_role).
+    minRole: 'MODERATOR',
+    entitlement: null,
   },
   generate_image: {
     input: z.object({
@@ -27,8 +47,10 @@ export const taskKinds = {
     maxAttempts: 4,
     summary:
       "An image from a text prompt (Replicate), stored as a PNG asset of the organization. Needs the Pro plan and a Replicate token (the organization secret REPLICATE_API_TOKEN, else the server's).",
+    minRole: 'MEMBER',
+    entitlement: 'ai_generation',
   },
-} as const;
+} as const satisfies Record<string, TaskKindDefinition>;
 
 export type TaskKind = keyof typeof taskKinds;
 export const taskKindNames = Object.keys(taskKinds) as TaskKind[];

@@ -1,6 +1,6 @@
 import { assetSources, uuid } from '@woopdi/core';
 import { z } from 'zod';
-import { cursor, isoDate, limit } from '../schemas.js';
+import { cursor, isoDate, limit, orgRole } from '../schemas.js';
 import * as assets from '../services/assets.js';
 import { orgProcedure, orgResourceProcedure, router } from '../trpc.js';
 
@@ -20,6 +20,9 @@ const asset = z.object({
   source,
   status,
   meta: z.record(z.string(), z.unknown()),
+  minReadRole: orgRole
+    .nullable()
+    .describe('The lowest role that may see the file (an org_export is MODERATOR); null: any member'),
   createdAt: isoDate,
   completedAt: isoDate.nullable(),
 });

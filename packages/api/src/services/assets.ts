@@ -13,9 +13,9 @@ import {
   preconditionFailed,
   storageUsage,
 } from '@woopdi/core';
-import { assets, type DbOrTx, organizations } from '@woopdi/db';
-import { and, desc, eq } from 'drizzle-orm';
-import { hasOrgRole, type Membership } from '../middleware/membership.js';
+import { assets, type DbOrTx, type OrgRole, organizations } from '@woopdi/db';
+import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
+import { hasOrgRole, type Membership, orgRoleRank } from '../middleware/membership.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
 import { entitlementsOf } from './entitlements.js';
@@ -34,6 +34,7 @@ export const publicAsset = (a: AssetRow) => ({
   source: a.source as AssetSource,
   status: a.status,
   meta: a.meta,
+  minReadRole: a.minReadRole,
   createdAt: a.createdAt.toISOString(),
   completedAt: a.completedAt?.toISOString() ?? null,
 });
@@ -115,13 +116,24 @@ export async function assetOrganization(deps: Pick<ServiceDeps, 'db'>, assetId: 
   return row?.organizationId;
 }
 
+/**
+ * Assets the caller's role may see: those without a minimum read role, and those whose role it
+ * reaches. The others are hidden like another organization's (absent from lists, 404 by id).
+ */
+const readableBy = (role: OrgRole) => {
+  const reached = (Object.keys(orgRoleRank) as OrgRole[]).filter((r) => hasOrgRole(role, r));
+  return or(isNull(assets.minReadRole), inArray(assets.minReadRole, reached));
+};
+
 /** The asset within the caller's organization (the one named in the path, too), else NOT_FOUND. */
 async function load(deps: ServiceDeps, actor: Membership, organizationId: string, assetId: string) {
   if (organizationId !== actor.organizationId) throw notFound('Asset');
   const [row] = await deps.db
     .select()
     .from(assets)
-    .where(and(eq(assets.id, assetId), eq(assets.organizationId, actor.organizationId)));
+    .where(
+      and(eq(assets.id, assetId), eq(assets.organizationId, actor.organizationId), readableBy(actor.role)),
+    );
   if (!row) throw notFound('Asset');
   return row;
 }
@@ -264,6 +276,7 @@ export async function listAssets(
     .where(
       and(
         eq(assets.organizationId, actor.organizationId),
+        readableBy(actor.role),
         input.source ? eq(assets.source, input.source) : undefined,
         input.status ? eq(assets.status, input.status) : undefined,
         keysetAfter(assets.createdAt, assets.id, before, 'desc'),

@@ -2,7 +2,7 @@
 // exports and generated images) and for quota checks shared by the API's two upload paths.
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { assets, type Db, type DbOrTx } from '@woopdi/db';
+import { assets, type Db, type DbOrTx, type OrgRole } from '@woopdi/db';
 import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Storage } from './types.js';
 
@@ -42,6 +42,8 @@ export interface StoreAssetInput {
   contentType: string;
   source: AssetSource;
   meta?: Record<string, unknown>;
+  /** The lowest organization role that may see the file; any member when absent. */
+  minReadRole?: OrgRole | null;
   body: Readable | Uint8Array;
   maxBytes?: number;
 }
@@ -69,6 +71,7 @@ export async function storeAsset(deps: { db: Db; storage: Storage }, input: Stor
         source: input.source,
         status: 'ready',
         meta: input.meta ?? {},
+        minReadRole: input.minReadRole ?? null,
         completedAt: new Date(),
       })
       .returning();

@@ -1,6 +1,6 @@
 import { bigint, index, jsonb, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
 import { createdAt, id, tstz, updatedAt } from './columns.js';
-import { assetStatus } from './enums.js';
+import { assetStatus, orgRole } from './enums.js';
 import { organizations } from './organizations.js';
 import { users } from './users.js';
 
@@ -23,6 +23,11 @@ export const assets = pgTable(
     source: text('source').notNull().default('upload'),
     status: assetStatus('status').notNull().default('pending'),
     meta: jsonb('meta').$type<Record<string, unknown>>().notNull().default({}),
+    /**
+     * The lowest organization role that may see the file (list, get, download, delete); null: any
+     * member. An org_export asset holds what only its kind's role may read (members' emails, say).
+     */
+    minReadRole: orgRole('min_read_role'),
     completedAt: tstz('completed_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),

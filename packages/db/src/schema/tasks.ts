@@ -30,6 +30,10 @@ export const tasks = pgTable(
   },
   (t) => [
     index('tasks_organization_created_idx').on(t.organizationId, t.createdAt),
+    // tasks.start counts an organization's tasks queued or running (its plan's concurrent limit).
+    index('tasks_organization_active_idx')
+      .on(t.organizationId)
+      .where(sql`${t.status} in ('queued', 'running')`),
     check('tasks_progress_range', sql`${t.progress} >= 0 and ${t.progress} <= 1`),
   ],
 );

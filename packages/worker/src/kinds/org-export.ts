@@ -1,4 +1,4 @@
-import { storeAsset } from '@woopdi/core';
+import { storeAsset, taskKinds } from '@woopdi/core';
 import { invitations, memberships, tasks, users } from '@woopdi/db';
 import { asc, eq } from 'drizzle-orm';
 import { defineKind } from './define.js';
@@ -71,6 +71,8 @@ export const orgExport = defineKind('org_export', async (_input, report, { db, s
       contentType: 'application/json',
       source: 'export',
       meta: { taskId: report.taskId, counts },
+      // Members' emails and roles: readable by those who may start the export, not by every member.
+      minReadRole: taskKinds.org_export.minRole,
       body: Buffer.from(JSON.stringify(document)),
     },
   );

@@ -1,0 +1,2 @@
+ALTER TABLE "assets" ADD COLUMN "min_read_role" "org_role";--> statement-breakpoint
+CREATE INDEX "tasks_organization_active_idx" ON "tasks" USING btree ("organization_id") WHERE "tasks"."status" in ('queued', 'running');
