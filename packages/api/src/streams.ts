@@ -5,9 +5,9 @@ import type { Db } from '@woopdi/db';
 import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { authenticate } from './middleware/auth.js';
-import { findMembership } from './middleware/membership.js';
+import { findMembership, hasOrgRole } from './middleware/membership.js';
 import { openTaskEvents } from './services/task-stream.js';
-import { taskOrganization } from './services/tasks.js';
+import { taskScope } from './services/tasks.js';
 
 export {
   type FanoutStats,
@@ -21,20 +21,22 @@ export {
   type TaskStreamScope,
 } from './services/task-fanout.js';
 
-// A task never changes organization: thousands of sockets following one task ask the database once.
-const organizations = new WeakMap<Db, LRUCache<string, string>>();
+// A task never changes organization or kind: thousands of sockets following one task ask the
+// database once.
+type Scope = NonNullable<Awaited<ReturnType<typeof taskScope>>>;
+const scopes = new WeakMap<Db, LRUCache<string, Scope>>();
 
-async function organizationOf(ctx: Context, taskId: string): Promise<string | undefined> {
-  let cache = organizations.get(ctx.db);
+async function scopeOf(ctx: Context, taskId: string): Promise<Scope | undefined> {
+  let cache = scopes.get(ctx.db);
   if (!cache) {
-    cache = new LRUCache<string, string>({ max: 10_000 });
-    organizations.set(ctx.db, cache);
+    cache = new LRUCache<string, Scope>({ max: 10_000 });
+    scopes.set(ctx.db, cache);
   }
   const known = cache.get(taskId);
   if (known) return known;
-  const organizationId = await taskOrganization(ctx, taskId);
-  if (organizationId) cache.set(taskId, organizationId);
-  return organizationId;
+  const scope = await taskScope(ctx, taskId);
+  if (scope) cache.set(taskId, scope);
+  return scope;
 }
 
 /**
@@ -43,10 +45,11 @@ async function organizationOf(ctx: Context, taskId: string): Promise<string | un
  */
 export async function authorizeTaskStream(ctx: Context, taskId: string) {
   const session = await authenticate(ctx);
-  const organizationId = /^[0-9a-f-]{36}$/i.test(taskId) ? await organizationOf(ctx, taskId) : undefined;
-  const membership = organizationId ? await findMembership(ctx, session.userId, organizationId) : undefined;
-  if (!organizationId || !membership) throw notFound('Task');
-  return { taskId, organizationId, userId: session.userId, familyId: session.familyId };
+  const scope = /^[0-9a-f-]{36}$/i.test(taskId) ? await scopeOf(ctx, taskId) : undefined;
+  const membership = scope ? await findMembership(ctx, session.userId, scope.organizationId) : undefined;
+  // Below the role of the task's kind (an org_export to a MEMBER), it is hidden like another's.
+  if (!scope || !membership || !hasOrgRole(membership.role, scope.minRole)) throw notFound('Task');
+  return { taskId, organizationId: scope.organizationId, userId: session.userId, familyId: session.familyId };
 }
 
 /** authorizeTaskStream, then the task's events as an async generator (see openTaskEvents). */

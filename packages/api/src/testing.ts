@@ -38,6 +38,10 @@ export const TEST_ENV = {
   RATE_LIMIT_SIGNUP: '10000/3600',
   RATE_LIMIT_PASSWORD_RESET: '10000/900',
   RATE_LIMIT_INVITATIONS: '10000/3600',
+  // Streams and pipelines start many tasks in one organization; the task-quota tests set their own.
+  RATE_LIMIT_TASK_STARTS: '10000/60',
+  PLAN_FREE_CONCURRENT_TASKS: '10000',
+  PLAN_PRO_CONCURRENT_TASKS: '10000',
 } as const;
 
 export interface TestDeps extends ServiceDeps {

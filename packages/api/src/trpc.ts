@@ -165,16 +165,20 @@ export const orgProcedure = (minRole: OrgRole) =>
     )
     .input(z.object({ organizationId: uuid() }));
 
+/** A resource's organization id, or that with the lowest role that may see it (a task's kind). */
+export type ResourceScope = string | { organizationId: string; minRole: OrgRole } | undefined;
+
 /**
  * Organization scope reached through a resource id (an invitation, a task, an asset): the resource
  * is looked up within the caller's organizations, so another organization's id is NOT_FOUND, never
- * a hint that it exists. `resolve` returns the resource's organization id.
+ * a hint that it exists. `resolve` returns the resource's organization id, and may add the role
+ * the resource itself needs: below it, the resource is NOT_FOUND too (hidden, like another's).
  */
 export const orgResourceProcedure = <K extends string>(
   key: K,
   what: string,
   minRole: OrgRole,
-  resolve: (ctx: Context, id: string) => Promise<string | undefined>,
+  resolve: (ctx: Context, id: string) => Promise<ResourceScope>,
 ) =>
   t.procedure
     .meta({ access: { scope: 'org', minRole, via: key } })
@@ -183,11 +187,13 @@ export const orgResourceProcedure = <K extends string>(
         const session = await signedIn(ctx);
         const id = idIn(key, await rawInput());
         if (!id) return { session, membership: undefined as unknown as Membership };
-        const organizationId = await resolve(ctx, id);
+        const scope = await resolve(ctx, id);
+        const organizationId = typeof scope === 'string' ? scope : scope?.organizationId;
         const membership = organizationId
           ? await findMembership(ctx, session.userId, organizationId)
           : undefined;
         if (!organizationId || !membership) throw notFound(what);
+        if (typeof scope === 'object' && !hasOrgRole(membership.role, scope.minRole)) throw notFound(what);
         if (!hasOrgRole(membership.role, minRole)) {
           throw forbidden(`This needs the ${minRole} role in the organization; yours is ${membership.role}.`);
         }

@@ -37,6 +37,12 @@ const rateRule = (name: string) =>
       return rule;
     });
 
+/** Tasks one organization of a plan may have queued or running at once (PLAN_*_CONCURRENT_TASKS). */
+const concurrentTasks = (name: string, fallback: number) => {
+  const error = `${name} must be a whole number from 1 to 10000 (tasks one organization may have queued or running at once; default ${fallback})`;
+  return z.coerce.number({ error }).int({ error }).min(1, { error }).max(10_000, { error }).default(fallback);
+};
+
 // The seed system's allow-list: images, documents, audio, video, archives.
 const defaultContentTypes = [
   'image/jpeg',
@@ -160,6 +166,10 @@ const envSchema = z.object({
   PLAN_FREE_STORAGE_MB: z.coerce.number().int().min(1).default(100),
   PLAN_PRO_STORAGE_MB: z.coerce.number().int().min(1).default(10_240),
   BILLING_GRACE_DAYS: z.coerce.number().min(0).default(7),
+  // Task quotas: tasks.start answers 412 past the plan's concurrent tasks, 429 past the starts per user.
+  PLAN_FREE_CONCURRENT_TASKS: concurrentTasks('PLAN_FREE_CONCURRENT_TASKS', 3),
+  PLAN_PRO_CONCURRENT_TASKS: concurrentTasks('PLAN_PRO_CONCURRENT_TASKS', 20),
+  RATE_LIMIT_TASK_STARTS: rateRule('RATE_LIMIT_TASK_STARTS'),
 
   STORAGE_DIR: optionalString,
   UPLOAD_MAX_BYTES: z.coerce
@@ -447,6 +457,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       freeFeatures: e.PLAN_FREE_FEATURES,
       freeStorageMb: e.PLAN_FREE_STORAGE_MB,
       proStorageMb: e.PLAN_PRO_STORAGE_MB,
+      freeConcurrentTasks: e.PLAN_FREE_CONCURRENT_TASKS,
+      proConcurrentTasks: e.PLAN_PRO_CONCURRENT_TASKS,
       proPriceId: e.STRIPE_PRICE_PRO,
     }),
     billing: { graceDays: e.BILLING_GRACE_DAYS },
@@ -470,6 +482,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       ...(e.RATE_LIMIT_INVITATIONS_PER_RECIPIENT && {
         invitationRecipient: e.RATE_LIMIT_INVITATIONS_PER_RECIPIENT,
       }),
+      ...(e.RATE_LIMIT_TASK_STARTS && { taskStart: e.RATE_LIMIT_TASK_STARTS }),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     migrationsDir: e.WOOPDI_MIGRATIONS_DIR,

@@ -12,6 +12,8 @@ export interface Plan {
   seats: number | null;
   features: Feature[];
   storageQuotaBytes: number;
+  /** Tasks the organization may have queued or running at once (tasks.start answers 412 past it). */
+  concurrentTasks: number;
   /** The Stripe price that buys this plan (null for free, and for pro while billing is not set up). */
   stripePriceId: string | null;
 }
@@ -22,6 +24,8 @@ export interface PlanSettings {
   freeFeatures?: Feature[];
   freeStorageMb: number;
   proStorageMb: number;
+  freeConcurrentTasks: number;
+  proConcurrentTasks: number;
   proPriceId: string | undefined;
 }
 
@@ -33,6 +37,7 @@ export function planCatalogue(settings: PlanSettings): Record<PlanId, Plan> {
       seats: settings.freeSeats,
       features: settings.freeFeatures ?? [],
       storageQuotaBytes: settings.freeStorageMb * 1024 * 1024,
+      concurrentTasks: settings.freeConcurrentTasks,
       stripePriceId: null,
     },
     pro: {
@@ -41,6 +46,7 @@ export function planCatalogue(settings: PlanSettings): Record<PlanId, Plan> {
       seats: null,
       features: ['ai_generation'],
       storageQuotaBytes: settings.proStorageMb * 1024 * 1024,
+      concurrentTasks: settings.proConcurrentTasks,
       stripePriceId: settings.proPriceId ?? null,
     },
   };

@@ -17,7 +17,8 @@ export type RateLimitName =
   | 'emailRecipient'
   | 'invitation'
   | 'invitationRecipient'
-  | 'invitationResend';
+  | 'invitationResend'
+  | 'taskStart';
 
 export interface RateLimitRule {
   points: number;
@@ -37,6 +38,7 @@ export const defaultRateLimitRules: RateLimitRules = {
   invitation: { points: 50, seconds: 3600 }, // invitations sent, per organization
   invitationRecipient: { points: 5, seconds: 3600 }, // invitation emails per organization + recipient
   invitationResend: { points: 1, seconds: 60 }, // per invitation
+  taskStart: { points: 30, seconds: 60 }, // tasks.start calls per user, in any organization
 };
 
 const messages: Record<RateLimitName, string> = {
@@ -48,6 +50,7 @@ const messages: Record<RateLimitName, string> = {
   invitation: 'This organization has sent too many invitations',
   invitationRecipient: 'This organization has sent too many invitations to this address',
   invitationResend: 'This invitation was sent less than a minute ago',
+  taskStart: 'You have started too many tasks',
 };
 
 export interface RateLimits {

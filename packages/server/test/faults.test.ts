@@ -184,6 +184,9 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
     LOG_LEVEL: 'error',
     RATE_LIMIT_LOGIN: '10000/60',
     RATE_LIMIT_SIGNUP: '10000/60',
+    // Many tasks at once in one organization: the task quotas are tested in the api package.
+    RATE_LIMIT_TASK_STARTS: '10000/60',
+    PLAN_FREE_CONCURRENT_TASKS: '10000',
   });
 
   async function heartbeatIds(): Promise<string[]> {

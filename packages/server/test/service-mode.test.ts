@@ -141,6 +141,9 @@ describe.skipIf(!redisUrl)('service mode: 2 api and 2 worker processes on one da
     LOG_LEVEL: 'warn',
     RATE_LIMIT_LOGIN: '10000/60',
     RATE_LIMIT_SIGNUP: '10000/60',
+    // Many tasks at once in one organization: the task quotas are tested in the api package.
+    RATE_LIMIT_TASK_STARTS: '10000/60',
+    PLAN_FREE_CONCURRENT_TASKS: '10000',
     WORKER_HEARTBEAT_MS: '200',
     WORKER_DEAD_AFTER_MS: '1500',
   });

@@ -163,6 +163,9 @@ export const woopdiEnv = ({ databaseUrl, port, extra }: WoopdiEnv): Record<strin
   NODE_ENV: 'production',
   ACCESS_TOKEN_TTL_SECONDS: '86400',
   RATE_LIMIT_SIGNUP: '1000/60',
+  // The benches start thousands of tasks in one organization: the task quotas are not measured here.
+  RATE_LIMIT_TASK_STARTS: '1000000/60',
+  PLAN_FREE_CONCURRENT_TASKS: '10000',
   ...extra,
 });
 

@@ -8,10 +8,11 @@ import { mapStreamErrors, orgProcedure, orgResourceProcedure, router } from '../
 
 const tags = ['tasks'];
 const kind = z.enum(taskKindNames as [keyof typeof taskKinds, ...(keyof typeof taskKinds)[]]);
-const byTask = orgResourceProcedure('taskId', 'Task', 'MEMBER', (ctx, id) => tasks.taskOrganization(ctx, id));
+// A task below the caller's role for its kind (an org_export to a MEMBER) is NOT_FOUND.
+const byTask = orgResourceProcedure('taskId', 'Task', 'MEMBER', (ctx, id) => tasks.taskScope(ctx, id));
 
 const kindsDescription = Object.entries(taskKinds)
-  .map(([name, k]) => `\`${name}\`: ${k.summary}`)
+  .map(([name, k]) => `\`${name}\` (${k.minRole} or higher): ${k.summary}`)
   .join(' ');
 
 export const tasksRouter = router({
@@ -22,7 +23,7 @@ export const tasksRouter = router({
         path: '/organizations/{organizationId}/tasks',
         tags,
         summary: 'Start a long-running task',
-        description: `Validates \`input\` against the kind's schema, then queues the task. Follow it live with the \`tasks.events\` subscription, \`GET /tasks/{taskId}/events\` (SSE) or \`/tasks/{taskId}/ws\` (websocket). Kinds: ${kindsDescription} example_streaming input: { steps: 1..600, intervalMs: 0..5000 }.`,
+        description: `Validates \`input\` against the kind's schema, then queues the task. 403 below the kind's role; 429 (Retry-After) past RATE_LIMIT_TASK_STARTS starts per user; 412 without the kind's plan feature, or when the organization's tasks queued or running fill its plan's limit (PLAN_FREE_CONCURRENT_TASKS, PLAN_PRO_CONCURRENT_TASKS). Follow it live with the \`tasks.events\` subscription, \`GET /tasks/{taskId}/events\` (SSE) or \`/tasks/{taskId}/ws\` (websocket). Kinds: ${kindsDescription} example_streaming input: { steps: 1..600, intervalMs: 0..5000 }.`,
       },
     })
     .input(

@@ -55,6 +55,7 @@ export function listPlans(deps: ServiceDeps) {
       seats: plan.seats,
       features: plan.features,
       storageQuotaBytes: plan.storageQuotaBytes,
+      concurrentTasks: plan.concurrentTasks,
       purchasable: enabled && plan.stripePriceId !== null,
     })),
   };

@@ -10,6 +10,8 @@ export interface Entitlements {
   /** Seats allowed (members + pending invitations may not exceed it). */
   seats: number;
   features: Feature[];
+  /** Tasks queued or running at once; a subscription out of good standing gets the free plan's. */
+  concurrentTasks: number;
   /** Stripe status, or null on the free plan. */
   status: string | null;
   inGracePeriod: boolean;
@@ -27,6 +29,7 @@ export async function entitlementsOf(
     plan: free,
     seats: free.seats ?? 1,
     features: free.features,
+    concurrentTasks: free.concurrentTasks,
     status,
     inGracePeriod: false,
   });
@@ -51,6 +54,7 @@ export async function entitlementsOf(
     plan,
     seats: plan.seats ?? sub.seats,
     features: paying ? plan.features : [],
+    concurrentTasks: paying ? plan.concurrentTasks : free.concurrentTasks,
     status: sub.status,
     inGracePeriod,
   };
@@ -63,7 +67,18 @@ export async function assertEntitlement(
   feature: Feature,
 ) {
   const ent = await entitlementsOf(deps, deps.db, organizationId);
-  if (ent.features.includes(feature)) return ent;
+  assertFeature(deps, ent, organizationId, feature);
+  return ent;
+}
+
+/** The same check on entitlements already loaded (tasks.start reads them once for several limits). */
+export function assertFeature(
+  deps: Pick<ServiceDeps, 'config'>,
+  ent: Entitlements,
+  organizationId: string,
+  feature: Feature,
+) {
+  if (ent.features.includes(feature)) return;
   if (ent.plan.id !== 'free' && ent.status !== null) {
     throw preconditionFailed(
       `"${feature}" is paused: the subscription is ${ent.status} and its ${deps.config.billing.graceDays}-day grace period is over. An organization ADMIN can update the payment method in the billing portal (POST /api/organizations/${organizationId}/billing/portal).`,

@@ -7,15 +7,18 @@ import {
   publishTaskEvent,
   sqlOf,
   type TaskKind,
+  taskKindNames,
   taskKinds,
 } from '@woopdi/core';
-import { type TaskStatus, tasks } from '@woopdi/db';
-import { and, desc, eq } from 'drizzle-orm';
+import { type OrgRole, type TaskStatus, tasks } from '@woopdi/db';
+import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { hasOrgRole } from '../middleware/membership.js';
 import type { ServiceDeps } from './deps.js';
 import { decodeCursor, keysetAfter, page } from './pagination.js';
-import { assertCanStart } from './task-preconditions.js';
+import { entitlementsOf } from './entitlements.js';
+import { assertCanStart, assertMayStart } from './task-preconditions.js';
+import { concurrencyRefusal, consumeTaskStart } from './task-quotas.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 
@@ -39,9 +42,11 @@ const terminal: TaskStatus[] = ['succeeded', 'failed', 'cancelled'];
 export const isTerminalStatus = (s: TaskStatus) => terminal.includes(s);
 
 /**
- * Validates the input against the kind's schema, then creates the task and its job in one
- * statement (one round trip, prepared): the job exists if and only if the task row does, and
- * graphile-worker's NOTIFY at commit wakes an idle worker at once.
+ * Checks the kind's role (403), the caller's start rate (429), the input (400) and the kind's
+ * entitlement (412); then, in one transaction, takes the organization's task lock, counts its
+ * tasks queued or running and inserts the task and its job only while that count is under the
+ * plan's limit (else 412). The job exists if and only if the task row does, and graphile-worker's
+ * NOTIFY at commit wakes an idle worker at once.
  */
 export async function startTask(
   deps: ServiceDeps,
@@ -49,35 +54,65 @@ export async function startTask(
   input: { kind: TaskKind; input: Record<string, unknown> },
 ) {
   const kind = taskKinds[input.kind];
+  assertMayStart(actor, input.kind);
+  await consumeTaskStart(deps, actor);
   const parsed = kind.input.safeParse(input.input);
   if (!parsed.success) {
     const detail = parsed.error.issues.map((i) => `input.${i.path.join('.')}: ${i.message}`).join('; ');
     throw badRequest(detail);
   }
-  await assertCanStart(deps, actor, input.kind);
+  const organizationId = actor.organizationId;
+  const ent = await entitlementsOf(deps, deps.db, organizationId);
+  await assertCanStart(deps, actor, input.kind, ent);
+  // Pipelined in one transaction: the lock first, so the insert's statement (its own snapshot, under
+  // READ COMMITTED) counts every task a concurrent start of this organization committed before it.
   // The run_task payload is { taskId } (core's jobPayloads.run_task), built here from the new id.
-  const [task] = await sqlOf(deps.db)<{ id: string; status: TaskStatus }[]>`
-    with task as (
-      insert into tasks (organization_id, created_by, kind, input)
-      values (${actor.organizationId}::uuid, ${actor.userId}::uuid, ${input.kind}::text, ${JSON.stringify(parsed.data)}::jsonb)
-      returning id, status
-    )
-    select id, status, graphile_worker.add_job(
-      identifier => 'run_task',
-      payload => json_build_object('taskId', id),
-      max_attempts => ${kind.maxAttempts}::int
-    ) is not null as queued
-    from task`;
-  return { taskId: task!.id, status: task!.status };
+  const inserted = await sqlOf(deps.db).begin(async (tx) => {
+    const [, rows] = await Promise.all([
+      tx`select pg_advisory_xact_lock(hashtextextended(${`woopdi:tasks:${organizationId}`}::text, 0))`,
+    tx<{ id: string; status: TaskStatus }[]>`
+      with active as (
+        select count(*) as n from tasks
+        where organization_id = ${organizationId}::uuid and status in ('queued', 'running')
+      ), task as (
+        insert into tasks (organization_id, created_by, kind, input)
+        select ${organizationId}::uuid, ${actor.userId}::uuid, ${input.kind}::text, ${JSON.stringify(parsed.data)}::jsonb
+        from active where active.n < ${ent.concurrentTasks}::int
+        returning id, status
+      )
+      select id, status, graphile_worker.add_job(
+        identifier => 'run_task',
+        payload => json_build_object('taskId', id),
+        max_attempts => ${kind.maxAttempts}::int
+      ) is not null as queued
+      from task`,
+    ]);
+    return rows;
+  });
+  const task = inserted[0];
+  if (!task) throw concurrencyRefusal(deps, ent, organizationId);
+  return { taskId: task.id, status: task.status };
 }
 
-/** The organization of a task, for the gate that resolves `taskId`. */
-export async function taskOrganization(deps: Pick<ServiceDeps, 'db'>, taskId: string) {
+/** The role a stored kind needs to be seen; a kind no longer in the registry is for ADMINs only. */
+const roleOfKind = (kind: string): OrgRole => taskKinds[kind as TaskKind]?.minRole ?? 'ADMIN';
+
+/** The kinds a role may see: a task is hidden (404, unlisted) below its kind's role. */
+const kindsVisibleTo = (role: OrgRole) => taskKindNames.filter((k) => hasOrgRole(role, taskKinds[k].minRole));
+
+/**
+ * The organization of a task and the role its kind needs, for the gates that resolve `taskId`: an
+ * org_export's result and events are not a MEMBER's business, so to a MEMBER it does not exist.
+ */
+export async function taskScope(
+  deps: Pick<ServiceDeps, 'db'>,
+  taskId: string,
+): Promise<{ organizationId: string; minRole: OrgRole } | undefined> {
   const [row] = await deps.db
-    .select({ organizationId: tasks.organizationId })
+    .select({ organizationId: tasks.organizationId, kind: tasks.kind })
     .from(tasks)
     .where(eq(tasks.id, taskId));
-  return row?.organizationId;
+  return row && { organizationId: row.organizationId, minRole: roleOfKind(row.kind) };
 }
 
 async function load(deps: ServiceDeps, actor: Membership, taskId: string) {
@@ -85,7 +120,7 @@ async function load(deps: ServiceDeps, actor: Membership, taskId: string) {
     .select()
     .from(tasks)
     .where(and(eq(tasks.id, taskId), eq(tasks.organizationId, actor.organizationId)));
-  if (!row) throw notFound('Task');
+  if (!row || !hasOrgRole(actor.role, roleOfKind(row.kind))) throw notFound('Task');
   return row;
 }
 
@@ -109,6 +144,7 @@ export async function listTasks(
     .where(
       and(
         eq(tasks.organizationId, actor.organizationId),
+        inArray(tasks.kind, kindsVisibleTo(actor.role)),
         input.status ? eq(tasks.status, input.status) : undefined,
         input.kind ? eq(tasks.kind, input.kind) : undefined,
         keysetAfter(tasks.createdAt, tasks.id, before, 'desc'),
@@ -131,7 +167,7 @@ export async function cancelTask(deps: ServiceDeps, actor: Membership, taskId: s
       .from(tasks)
       .where(and(eq(tasks.id, taskId), eq(tasks.organizationId, actor.organizationId)))
       .for('update');
-    if (!row) throw notFound('Task');
+    if (!row || !hasOrgRole(actor.role, roleOfKind(row.kind))) throw notFound('Task');
     if (row.createdBy !== actor.userId && !hasOrgRole(actor.role, 'MODERATOR')) {
       throw forbidden('Only the member who started this task, or a MODERATOR or ADMIN, can cancel it.');
     }
