@@ -51,7 +51,10 @@ export const billingRouter = router({
             seats: z.number().int().nullable(),
             features: z.array(z.string()),
             storageQuotaBytes: z.number().int(),
-            concurrentTasks: z.number().int().describe('Tasks an organization may have queued or running at once'),
+            concurrentTasks: z
+              .number()
+              .int()
+              .describe('Tasks an organization may have queued or running at once'),
             purchasable: z.boolean(),
           }),
         ),

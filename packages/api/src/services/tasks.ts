@@ -15,8 +15,8 @@ import { and, desc, eq, inArray } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { hasOrgRole } from '../middleware/membership.js';
 import type { ServiceDeps } from './deps.js';
-import { decodeCursor, keysetAfter, page } from './pagination.js';
 import { entitlementsOf } from './entitlements.js';
+import { decodeCursor, keysetAfter, page } from './pagination.js';
 import { assertCanStart, assertMayStart } from './task-preconditions.js';
 import { concurrencyRefusal, consumeTaskStart } from './task-quotas.js';
 
@@ -70,7 +70,7 @@ export async function startTask(
   const inserted = await sqlOf(deps.db).begin(async (tx) => {
     const [, rows] = await Promise.all([
       tx`select pg_advisory_xact_lock(hashtextextended(${`woopdi:tasks:${organizationId}`}::text, 0))`,
-    tx<{ id: string; status: TaskStatus }[]>`
+      tx<{ id: string; status: TaskStatus }[]>`
       with active as (
         select count(*) as n from tasks
         where organization_id = ${organizationId}::uuid and status in ('queued', 'running')
