@@ -1,4 +1,5 @@
-import { emailOutbox } from '@woopdi/db';
+import type { TaskKind } from '@woopdi/core';
+import { emailOutbox, memberships, type OrgRole, organizations, subscriptions } from '@woopdi/db';
 import { desc, eq } from 'drizzle-orm';
 import type { ServiceDeps } from '../src/services/deps.js';
 import { callerFor } from '../src/testing.js';
@@ -33,3 +34,33 @@ export async function codeOf(p: Promise<unknown>): Promise<string> {
   }
   return 'OK';
 }
+
+/** A new user added to the organization with `role` (straight in the table: no invitation, no seat check). */
+export async function addMember(deps: ServiceDeps, organizationId: string, role: OrgRole) {
+  const person = await signUp(deps);
+  await deps.db.insert(memberships).values({ organizationId, userId: person.user.id, role });
+  return person;
+}
+
+/** Puts the organization on Pro with an active subscription (what the Stripe sync would record). */
+export async function makePro(deps: ServiceDeps, organizationId: string) {
+  await deps.db.update(organizations).set({ plan: 'pro' }).where(eq(organizations.id, organizationId));
+  await deps.db.insert(subscriptions).values({
+    organizationId,
+    stripeCustomerId: `cus_${organizationId.slice(0, 8)}`,
+    stripeSubscriptionId: `sub_${organizationId.slice(0, 8)}`,
+    priceId: 'price_pro',
+    plan: 'pro',
+    status: 'active',
+  });
+}
+
+/**
+ * A valid, cheap input for every task kind of core's registry: a kind added there without one here
+ * is a compile error, so the role and tenancy matrices cover it from the start.
+ */
+export const SAMPLE_TASK_INPUT: { [K in TaskKind]: Record<string, unknown> } = {
+  example_streaming: { steps: 1, intervalMs: 0 },
+  org_export: {},
+  generate_image: { prompt: 'a lighthouse at dusk' },
+};

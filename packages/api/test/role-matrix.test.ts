@@ -1,12 +1,13 @@
 // The member-management role matrix (DESIGN §4), generated from one decision table: every actor ×
 // every target × every operation, each run through the real router (gates included) in a fresh
 // organization, and checked both for its answer and for what it did (or did not do) to the database.
-import { auditLog, memberships, type OrgRole, users } from '@woopdi/db';
+import { type TaskKind, taskKindNames, taskKinds } from '@woopdi/core';
+import { auditLog, memberships, type OrgRole, tasks, users } from '@woopdi/db';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertOrganization } from '../src/services/organizations.js';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { codeOf, signUp, uniqueEmail } from './fixtures.js';
+import { codeOf, SAMPLE_TASK_INPUT, signUp, uniqueEmail } from './fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // The decision table: an independent restatement of DESIGN §4 (deliberately not member-rules.ts).
@@ -66,10 +67,23 @@ function expectedInvite(actor: Actor, role: OrgRole): Outcome {
   return role === 'MEMBER' ? 'OK' : 'FORBIDDEN';
 }
 
+/**
+ * tasks.start: each kind names its minimum role in core's registry (org_export MODERATOR: it holds
+ * members' emails and roles); every kind is enumerated from the registry, so a new one is covered.
+ */
+function expectedStart(actor: Actor, kind: TaskKind): Outcome {
+  const own = ORG_ROLE[actor];
+  if (!own || RANK[own] < RANK[taskKinds[kind].minRole]) return 'FORBIDDEN';
+  return 'OK';
+}
+
 const CASES = ACTORS.flatMap((actor) =>
   TARGETS.flatMap((target) =>
     OPERATIONS.map((op) => ({ actor, target, op, outcome: expected(actor, target, op) })),
   ),
+);
+const START_CASES = ACTORS.flatMap((actor) =>
+  taskKindNames.map((kind) => ({ actor, kind, outcome: expectedStart(actor, kind) })),
 );
 const INVITE_CASES = ACTORS.flatMap((actor) =>
   (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({
@@ -89,11 +103,13 @@ type Part = Actor | 'target ADMIN' | 'target MODERATOR' | 'target MEMBER' | 'out
 
 /** Seat limits of the plans are the billing tests' business: here they never get in the way. */
 const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
+/** Nor do the task kinds' entitlements and tokens (tasks-access.test.ts): here only roles are checked. */
+const KINDS_ENTITLED = { PLAN_FREE_FEATURES: 'ai_generation', REPLICATE_API_TOKEN: 'r8_role_matrix_token' };
 let deps: TestDeps;
 const people = {} as Record<Part, Person>;
 
 beforeAll(async () => {
-  deps = await createTestDeps(NO_SEAT_LIMIT);
+  deps = await createTestDeps({ ...NO_SEAT_LIMIT, ...KINDS_ENTITLED });
   const parts: Part[] = [...ACTORS, 'target ADMIN', 'target MODERATOR', 'target MEMBER', 'outsider'];
   await Promise.all(
     parts.map(async (part) => {
@@ -108,7 +124,8 @@ beforeAll(async () => {
     `role matrix: ${CASES.length} (actor, target, operation) cases ` +
       `(${ACTORS.length} actors × ${TARGETS.length} targets × ${OPERATIONS.length} operations; ` +
       `${CASES.filter((c) => c.target !== 'outsider').length} without the outsider target), ` +
-      `plus ${INVITE_CASES.length} invitations.create (actor, role) cases`,
+      `plus ${INVITE_CASES.length} invitations.create (actor, role) cases, ` +
+      `plus ${START_CASES.length} tasks.start (actor, kind) cases (${taskKindNames.join(', ')})`,
   );
 });
 afterAll(() => deps.close());
@@ -163,6 +180,16 @@ describe('the decision table', () => {
     expect(find('ADMIN', 'ADMIN', 'updateRole→MEMBER')).toBe('OK');
     expect(find('owner', 'self', 'updateRole→MEMBER')).toBe('BAD_REQUEST');
     expect(find('superadmin', 'MEMBER', 'remove')).toBe('FORBIDDEN');
+  });
+
+  it('covers every task kind of the registry, and the export needs MODERATOR', () => {
+    expect(Object.keys(SAMPLE_TASK_INPUT).sort()).toEqual([...taskKindNames].sort());
+    expect(START_CASES).toHaveLength(ACTORS.length * taskKindNames.length);
+    const start = (a: Actor, k: TaskKind) => START_CASES.find((c) => c.actor === a && c.kind === k)!.outcome;
+    expect(start('MEMBER', 'org_export')).toBe('FORBIDDEN');
+    expect(start('MODERATOR', 'org_export')).toBe('OK');
+    expect(start('MEMBER', 'example_streaming')).toBe('OK');
+    expect(start('superadmin', 'example_streaming')).toBe('FORBIDDEN');
   });
 });
 
@@ -261,4 +288,32 @@ describe('members.list', () => {
     expect(walked).toEqual(all.map((m) => m.userId));
     expect(new Set(walked).size).toBe(7);
   });
+});
+
+describe('tasks.start per kind', () => {
+  it.concurrent.for(START_CASES.map((c) => ({ ...c, name: `${c.actor} starts ${c.kind} → ${c.outcome}` })))(
+    '$name',
+    async ({ actor, kind, outcome }, { expect }) => {
+      const organizationId = await freshOrganization();
+      const call = callerFor(deps, people[actor].token).tasks.start({
+        organizationId,
+        kind,
+        input: SAMPLE_TASK_INPUT[kind],
+      });
+      const error = await call.then(
+        () => undefined,
+        (e: { code?: string; message?: string }) => e,
+      );
+      expect(error?.code ?? 'OK').toBe(outcome);
+      // A member below the kind's role is told which role it needs.
+      if (error && ORG_ROLE[actor]) {
+        expect(error.message).toContain(`needs the ${taskKinds[kind].minRole} role`);
+      }
+      const rows = await deps.db
+        .select({ kind: tasks.kind })
+        .from(tasks)
+        .where(eq(tasks.organizationId, organizationId));
+      expect(rows).toEqual(outcome === 'OK' ? [{ kind }] : []);
+    },
+  );
 });

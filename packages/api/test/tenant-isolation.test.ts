@@ -7,13 +7,14 @@
 // Subscriptions are not in the main matrix yet (users.events is user-scoped; org-scoped ones such as
 // tasks.events need a streaming harness to check what they stream): only their gate is checked, at
 // subscribe time, in the last test.
+import { storeAsset, taskKindNames, taskKinds } from '@woopdi/core';
 import { auditLog, invitations, memberships, organizations, users } from '@woopdi/db';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../src/root.js';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
 import type { Access } from '../src/trpc.js';
-import { signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+import { SAMPLE_TASK_INPUT, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
 /** Organization B, the one under attack: its ids and everything that must not leak. */
 interface Victim {
@@ -26,6 +27,8 @@ interface Victim {
   taskId: string;
   /** A file of B (an upload started in B by its owner). */
   assetId: string;
+  /** B's org_export file: members' emails, readable at the export's role only (not by B's MEMBER). */
+  exportAssetId: string;
 }
 /** The attacker's own organization A, for inputs that mix A's organization with B's other ids. */
 interface Attacker {
@@ -163,6 +166,11 @@ async function callPath(deps: TestDeps, token: string | null, path: string, inpu
 
 /** Seat limits of the plans are the billing tests' business: here they never get in the way. */
 const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
+/** Every task kind's entitlement and token are in place: a refusal below is about tenancy or role. */
+const KINDS_ENTITLED = {
+  PLAN_FREE_FEATURES: 'ai_generation',
+  REPLICATE_API_TOKEN: 'r8_tenancy_server_token',
+};
 let deps: TestDeps;
 let victim: Victim;
 let attackerOrg: Attacker;
@@ -197,7 +205,7 @@ async function snapshotOfB() {
 }
 
 beforeAll(async () => {
-  deps = await createTestDeps(NO_SEAT_LIMIT);
+  deps = await createTestDeps({ ...NO_SEAT_LIMIT, ...KINDS_ENTITLED });
   const [ownerB, adminB, memberB, attacker, loner] = await Promise.all(
     ['bowner', 'badmin', 'bmember', 'attacker', 'loner'].map((p) => signUp(deps, uniqueEmail(p))),
   );
@@ -229,6 +237,16 @@ beforeAll(async () => {
     name: 'REPLICATE_API_TOKEN',
     value: SECRET_OF_B,
   });
+  // What B's org_export stores (the worker's call: see the worker's org_export test).
+  const exported = await storeAsset(deps, {
+    organizationId: orgB.id,
+    uploadedBy: ownerB!.user.id,
+    filename: 'export-bravo.json',
+    contentType: 'application/json',
+    source: 'export',
+    minReadRole: taskKinds.org_export.minRole,
+    body: Buffer.from(JSON.stringify({ members: [{ email: ownerB!.email, role: 'ADMIN' }] })),
+  });
   const orgA = await attacker!.api.organizations.create({ name: 'Alpha Team' });
   const own = await attacker!.api.assets.createUpload({ organizationId: orgA.id, ...upload });
   victim = {
@@ -239,13 +257,23 @@ beforeAll(async () => {
     memberId: memberB!.user.id,
     taskId,
     assetId,
+    exportAssetId: exported.id,
   };
   attackerOrg = { organizationId: orgA.id, assetId: own.assetId };
   secrets = {
     name: orgB.name,
     slug: orgB.slug,
     emails: [ownerB!.email, adminB!.email, memberB!.email, pendingEmail],
-    ids: [orgB.id, pending.id, ownerB!.user.id, adminB!.user.id, memberB!.user.id, taskId, assetId],
+    ids: [
+      orgB.id,
+      pending.id,
+      ownerB!.user.id,
+      adminB!.user.id,
+      memberB!.user.id,
+      taskId,
+      assetId,
+      exported.id,
+    ],
   };
   tokens.attacker = attacker!.tokens.accessToken;
   tokens.loner = loner!.tokens.accessToken;
@@ -363,6 +391,43 @@ describe('calls with another organization’s ids', () => {
     });
     const fakeInv = await callPath(deps, tokens.attacker, 'invitations.revoke', { invitationId: unknown });
     expect([fakeInv.code, fakeInv.message]).toEqual([realInv.code, realInv.message]);
+  });
+
+  it('tasks.start of every kind (from the registry) is refused to outsiders, and below its role to B’s MEMBER', async () => {
+    const before = await snapshotOfB();
+    const aboveMember = taskKindNames.filter((k) => taskKinds[k].minRole !== 'MEMBER');
+    expect(aboveMember).toContain('org_export');
+    for (const kind of taskKindNames) {
+      const input = { organizationId: victim.organizationId, kind, input: SAMPLE_TASK_INPUT[kind] };
+      for (const token of [tokens.attacker, tokens.loner]) {
+        const { code, message } = await callPath(deps, token, 'tasks.start', input);
+        expect(code, kind).toBe('FORBIDDEN');
+        expectNoLeak(`tasks.start ${kind}`, message, input);
+      }
+      if (!aboveMember.includes(kind)) continue;
+      const { code, message } = await callPath(deps, tokens.memberOfB, 'tasks.start', input);
+      expect(code, kind).toBe('FORBIDDEN');
+      expect(message, kind).toContain(`needs the ${taskKinds[kind].minRole} role`);
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it('B’s export file is hidden from outsiders and from B’s MEMBER: not listed, 404 by id', async () => {
+    const before = await snapshotOfB();
+    const byId = { organizationId: victim.organizationId, assetId: victim.exportAssetId };
+    for (const token of [tokens.attacker, tokens.loner, tokens.memberOfB]) {
+      for (const path of ['assets.get', 'assets.delete', 'assets.completeUpload']) {
+        const { code, message } = await callPath(deps, token, path, byId);
+        expect(code, path).toBe('NOT_FOUND');
+        expectNoLeak(path, message, byId);
+      }
+    }
+    const listed = await callerFor(deps, tokens.memberOfB).assets.list({
+      organizationId: victim.organizationId,
+    });
+    expect(listed.assets.map((a) => a.id)).toContain(victim.assetId);
+    expect(listed.assets.map((a) => a.id)).not.toContain(victim.exportAssetId);
+    expect(await snapshotOfB()).toEqual(before);
   });
 
   it('org-scoped subscriptions refuse another organization’s ids when subscribing', async () => {

@@ -350,6 +350,8 @@ describe('org_export', () => {
       source: 'export',
       status: 'ready',
       contentType: 'application/json',
+      // Members' emails and roles: readable at the kind's role only (the api hides it from MEMBERs).
+      minReadRole: 'MODERATOR',
     });
     expect(asset!.meta).toMatchObject({ taskId, counts: db });
     const bytes = Buffer.concat(await (await deps.storage.read(asset!.storageKey)).toArray());
