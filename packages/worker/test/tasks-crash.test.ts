@@ -35,18 +35,23 @@ afterEach(async () => {
 /** The service-mode worker (packages/server/src/main-worker.ts) as its own process. */
 function spawnWorkerProcess() {
   const output: string[] = [];
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main-worker.ts'], {
-    cwd: serverDir,
-    env: {
-      ...process.env,
-      DATABASE_URL: deps.databaseUrl,
-      // Empty means unset (in-process bus): the process's events then reach no one but task_events.
-      REDIS_URL: process.env.TEST_REDIS_URL ?? '',
-      LOG_LEVEL: 'warn',
-      JWT_SECRET: 'test-jwt-secret-0123456789-0123456789',
+  // The sources (the package's tests run before anything is built), as tsx runs them in development.
+  const proc = spawn(
+    process.execPath,
+    ['--conditions=@woopdi/source', '--import', 'tsx', 'src/main-worker.ts'],
+    {
+      cwd: serverDir,
+      env: {
+        ...process.env,
+        DATABASE_URL: deps.databaseUrl,
+        // Empty means unset (in-process bus): the process's events then reach no one but task_events.
+        REDIS_URL: process.env.TEST_REDIS_URL ?? '',
+        LOG_LEVEL: 'warn',
+        JWT_SECRET: 'test-jwt-secret-0123456789-0123456789',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   proc.stdout!.on('data', (b: Buffer) => output.push(b.toString()));
   proc.stderr!.on('data', (b: Buffer) => output.push(b.toString()));
   return { proc, output };
