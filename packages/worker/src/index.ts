@@ -62,11 +62,11 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
-/** SendGrid when SENDGRID_API_KEY is set, else the outbox transport (a log line with the link). */
+/** SendGrid when SENDGRID_API_KEY is set, else the outbox transport (a log line; the link only outside production). */
 export function createMailTransport(config: Config, logger: Logger): MailTransport {
   return config.sendgrid
     ? createSendGridTransport({ apiKey: config.sendgrid.apiKey, from: config.sendgrid.fromEmail })
-    : createLogTransport(logger);
+    : createLogTransport(logger, { showLinks: !config.isProd });
 }
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {

@@ -16,14 +16,18 @@ export interface MailTransport {
 }
 
 /**
- * Development transport: the email_outbox row is the delivery, and the log line carries the link so
- * a developer can click it from the terminal.
+ * Without SendGrid the email_outbox row is the delivery, and the log line names the email. In
+ * development it carries the link so a developer can click it from the terminal; in production
+ * (`showLinks: false`) the link's query and fragment are withheld: they carry one-time tokens
+ * (password reset, verification, invitation), and the log is read by more people than the inbox.
  */
-export function createLogTransport(logger: Logger): MailTransport {
+export function createLogTransport(logger: Logger, options: { showLinks?: boolean } = {}): MailTransport {
+  const showLinks = options.showLinks ?? true;
   return {
     name: 'outbox',
     async send(email) {
-      const link = email.text.match(/https?:\/\/\S+/)?.[0];
+      const found = email.text.match(/https?:\/\/\S+/)?.[0];
+      const link = found && !showLinks ? withheld(found) : found;
       logger.info(
         { to: email.to, subject: email.subject, link },
         `email (outbox): ${email.subject} → ${email.to}${link ? ` ${link}` : ''}`,
@@ -31,6 +35,16 @@ export function createLogTransport(logger: Logger): MailTransport {
       return {};
     },
   };
+}
+
+/** The link without what may carry a credential: origin and path only. */
+function withheld(link: string): string {
+  try {
+    const url = new URL(link);
+    return `${url.origin}${url.pathname}${url.search || url.hash ? ' [token withheld: see email_outbox]' : ''}`;
+  } catch {
+    return '[link withheld: see email_outbox]';
+  }
 }
 
 export interface SendGridOptions {
