@@ -10,12 +10,12 @@ import {
   readOrganizationSecret,
   type Storage,
 } from '@woopdi/core';
-import { assets, auditLog, memberships, type OrgRole, organizations, subscriptions } from '@woopdi/db';
+import { assets, auditLog, memberships } from '@woopdi/db';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, TEST_ENV, type TestDeps } from '../src/testing.js';
 import { type FakeGcs, startFakeGcs } from './fake-gcs.js';
-import { codeOf, signUp } from './fixtures.js';
+import { addMember, codeOf, makePro, signUp } from './fixtures.js';
 
 const PNG = Buffer.concat([
   Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
@@ -42,24 +42,6 @@ async function team(d: TestDeps = deps, name = 'Files Co') {
   return { owner, org };
 }
 
-async function member(d: TestDeps, organizationId: string, role: OrgRole = 'MEMBER') {
-  const person = await signUp(d);
-  await d.db.insert(memberships).values({ organizationId, userId: person.user.id, role });
-  return person;
-}
-
-async function makePro(d: TestDeps, organizationId: string) {
-  await d.db.update(organizations).set({ plan: 'pro' }).where(eq(organizations.id, organizationId));
-  await d.db.insert(subscriptions).values({
-    organizationId,
-    stripeCustomerId: `cus_${organizationId.slice(0, 8)}`,
-    stripeSubscriptionId: `sub_${organizationId.slice(0, 8)}`,
-    priceId: 'price_pro',
-    plan: 'pro',
-    status: 'active',
-  });
-}
-
 /** What the client does with the signed URL, done straight on the storage (the route is tested in the server). */
 const putObject = (d: TestDeps, assetId: string, body: Buffer, contentType = 'image/png') =>
   d.db
@@ -71,7 +53,7 @@ const putObject = (d: TestDeps, assetId: string, body: Buffer, contentType = 'im
 describe('uploads through signed URLs (local driver)', () => {
   it('a member reserves an upload, the server verifies the stored file, and hands out a download URL', async () => {
     const { org } = await team();
-    const uploader = await member(deps, org.id, 'MEMBER');
+    const uploader = await addMember(deps, org.id, 'MEMBER');
     const upload = await uploader.api.assets.createUpload({
       organizationId: org.id,
       filename: 'Logo final (2).PNG',
@@ -218,7 +200,7 @@ describe('uploads through signed URLs (local driver)', () => {
       size: PNG.length,
     });
     await putObject(deps, bFile.assetId, PNG);
-    const both = await member(deps, a.org.id, 'ADMIN');
+    const both = await addMember(deps, a.org.id, 'ADMIN');
     await deps.db
       .insert(memberships)
       .values({ organizationId: b.org.id, userId: both.user.id, role: 'MEMBER' });
@@ -244,9 +226,9 @@ describe('uploads through signed URLs (local driver)', () => {
 
   it('the uploader or a MODERATOR+ deletes a file (object and row); another MEMBER cannot', async () => {
     const { org } = await team();
-    const uploader = await member(deps, org.id, 'MEMBER');
-    const other = await member(deps, org.id, 'MEMBER');
-    const moderator = await member(deps, org.id, 'MODERATOR');
+    const uploader = await addMember(deps, org.id, 'MEMBER');
+    const other = await addMember(deps, org.id, 'MEMBER');
+    const moderator = await addMember(deps, org.id, 'MODERATOR');
     const upload = async () => {
       const u = await uploader.api.assets.createUpload({
         organizationId: org.id,
@@ -520,7 +502,7 @@ describe('organization secrets', () => {
     expect(open(deps.config.encryptionKeys, raw!.sealed_value)).toBe(TOKEN);
 
     for (const role of ['MEMBER', 'MODERATOR'] as const) {
-      const m = await member(deps, org.id, role);
+      const m = await addMember(deps, org.id, role);
       expect(await codeOf(m.api.organizations.secrets.list({ organizationId: org.id }))).toBe('FORBIDDEN');
       expect(
         await codeOf(

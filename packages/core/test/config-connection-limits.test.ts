@@ -1,17 +1,8 @@
 // WS_MAX_PER_USER, WS_MAX_PER_ADDRESS and WS_FIRST_MESSAGE_TIMEOUT_MS: open websockets and SSE
 // streams per api process (issue #14; enforced in packages/server/src/socket-limits.ts).
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
-
-function configError(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
+import { loadConfig } from '../src/config.js';
+import { configError } from './config-error.js';
 
 describe('connection limits', () => {
   it('default to 20 per user, 200 per address and 5 s for a /trpc socket to speak', () => {

@@ -1,17 +1,8 @@
 // HOST and WEB_CONCURRENCY: where the api binds and how many api processes `start:api` runs.
 import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
-
-function configError(env: Record<string, string>): string {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).message;
-  }
-  throw new Error(`loadConfig accepted ${JSON.stringify(env)}`);
-}
+import { loadConfig } from '../src/config.js';
+import { configError } from './config-error.js';
 
 describe('HOST', () => {
   it('defaults to every IPv4 interface; empty means unset', () => {
