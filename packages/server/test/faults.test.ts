@@ -12,7 +12,15 @@ import { createDb, migrate } from '@woopdi/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './helpers.js';
-import { isolatedEnv, restCall, sleep, spawnCaptured, until } from './processes.js';
+import {
+  heartbeatIds,
+  isolatedEnv,
+  newWorkerId,
+  restCall,
+  sleep,
+  spawnCaptured,
+  until,
+} from './processes.js';
 
 const REDIS_SERVER = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
 const PG_BIN = process.env.PG_BIN_DIR ?? '/usr/local/bin';
@@ -189,22 +197,10 @@ describe('faults: a private Redis killed and dropped, a worker killed, under 2 a
     PLAN_FREE_CONCURRENT_TASKS: '10000',
   });
 
-  async function heartbeatIds(): Promise<string[]> {
-    const rows = await deps.sql<{ worker_id: string }[]>`select worker_id from worker_heartbeats`;
-    return rows.map((r) => r.worker_id);
-  }
-
   async function startWorker(name: string) {
-    const before = new Set(await heartbeatIds());
+    const before = new Set(await heartbeatIds(deps.sql));
     const proc = spawnProcess(name, process.execPath, ['dist/main-worker.js'], common());
-    const poolId = await until(
-      `${name}'s heartbeat`,
-      async () => {
-        if (!running(proc)) throw new Error(`${name} exited:\n${proc.output()}`);
-        return (await heartbeatIds()).find((id) => !before.has(id));
-      },
-      STARTUP_MS,
-    );
+    const poolId = await newWorkerId(deps.sql, before, name, proc, STARTUP_MS);
     workers.push({ proc, poolId });
   }
 

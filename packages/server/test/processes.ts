@@ -2,6 +2,7 @@
 // the environment the test gives them, their output captured.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { createDb } from '@woopdi/db';
 
 /** packages/server: where `dist/main*.js` are run from. */
 export const serverDir = fileURLToPath(new URL('..', import.meta.url));
@@ -148,4 +149,34 @@ export async function restCall<T = Record<string, unknown>>(
     parsed = JSON.parse(text);
   } catch {}
   return { status: res.status, body: parsed as T };
+}
+
+type Sql = ReturnType<typeof createDb>['sql'];
+
+/** The pool ids of the workers with a heartbeat row now. */
+export async function heartbeatIds(sql: Sql): Promise<string[]> {
+  const rows = await sql<{ worker_id: string }[]>`select worker_id from worker_heartbeats`;
+  return rows.map((r) => r.worker_id);
+}
+
+/**
+ * The graphile pool id a worker process that just started locks jobs with, learned from its first
+ * heartbeat (an id not in `before`); fails at once if the process exits first.
+ */
+export function newWorkerId(
+  sql: Sql,
+  before: Set<string>,
+  name: string,
+  worker: Pick<Spawned, 'child' | 'output'>,
+  ms: number,
+): Promise<string> {
+  return until(
+    `${name}'s heartbeat`,
+    async () => {
+      if (worker.child.exitCode !== null || worker.child.signalCode !== null)
+        throw new Error(`${name} exited:\n${worker.output()}`);
+      return (await heartbeatIds(sql)).find((id) => !before.has(id));
+    },
+    ms,
+  );
 }

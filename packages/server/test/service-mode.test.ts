@@ -10,7 +10,15 @@ import { redisTestUrl } from '@woopdi/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './helpers.js';
-import { isolatedEnv, restCall as rest, sleep, spawnEntry, until } from './processes.js';
+import {
+  heartbeatIds,
+  isolatedEnv,
+  newWorkerId,
+  restCall as rest,
+  sleep,
+  spawnEntry,
+  until,
+} from './processes.js';
 
 // The SDK (a package that depends on this one, so not a dependency of it) is loaded from its source
 // at run time; the specifier is not a literal, so the type checker does not pull it into this
@@ -171,27 +179,15 @@ describe.skipIf(!redisUrl)('service mode: 2 api and 2 worker processes on one da
     };
   }
 
-  async function heartbeatIds(): Promise<string[]> {
-    const rows = await deps.sql<{ worker_id: string }[]>`select worker_id from worker_heartbeats`;
-    return rows.map((r) => r.worker_id);
-  }
-
   async function startWorkerProcess(name: string) {
-    const before = new Set(await heartbeatIds());
+    const before = new Set(await heartbeatIds(deps.sql));
     const proc = spawnProcess(name, 'dist/main-worker.js', {
       ...common(),
       // Short: a job still running at SIGTERM is released soon for the other worker.
       SHUTDOWN_TIMEOUT_MS: '300',
     });
     // The graphile pool id this process locks jobs with, learned from its first heartbeat.
-    const poolId = await until(
-      `${name}'s heartbeat`,
-      async () => {
-        if (!running(proc)) throw new Error(`${name} exited:\n${proc.output()}`);
-        return (await heartbeatIds()).find((id) => !before.has(id));
-      },
-      STARTUP_MS,
-    );
+    const poolId = await newWorkerId(deps.sql, before, name, proc, STARTUP_MS);
     workers.push({ proc, poolId });
   }
 
