@@ -9,7 +9,8 @@
 // warm-up task is cancelled and the warm worker runs it: every event is measured from its `at`
 // (written by the worker) to its arrival at a subscriber. Baseline
 // (pipeline/raw-ws-server.ts): the same number of messages, shaped like task events, each
-// serialised once and written to every socket, measured from `at` (taken before the loop).
+// serialised once and written to every socket, measured from `at`: the time the message was due on its
+// schedule (so a broadcaster that falls behind shows its backlog, as Woopdi does).
 // Subscribers run in separate client processes (pipeline/ws-followers.ts, at most
 // BENCH_SOCKETS_PER_CLIENT each) and check that every socket receives seq 1..N exactly once, in
 // order. Server peak RSS is the process's VmHWM from /proc. Every server process is fresh, warmed
@@ -173,7 +174,7 @@ async function woopdiRun(ctx: WoopdiContext, n: number, round: number): Promise<
   // One job at a time: the warm-up task holds the worker until every subscriber of the measured task
   // is connected, so the measured task runs on a warm worker and every subscriber sees its first event.
   // Every subscriber is one user on loopback: far above the default per-user and per-address caps.
-  const extra = { WORKER_CONCURRENCY: '1', WS_MAX_PER_USER: '1000000', WS_MAX_PER_ADDRESS: '1000000' };
+  const extra = { WORKER_CONCURRENCY: '1', WS_MAX_PER_USER: '100000', WS_MAX_PER_ADDRESS: '1000000' };
   const env = { databaseUrl: ctx.databaseUrl, port, extra };
   const api = await startApi(env);
   let worker: ChildProcess | undefined;

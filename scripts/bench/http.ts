@@ -97,15 +97,22 @@ async function startPrinted(file: string, env: Record<string, string>): Promise<
 }
 
 let nextPort = 18_000 + (process.pid % 1000) * 10;
-async function startWoopdi(webConcurrency: number, nodeArgs: string[] = []): Promise<Started> {
+async function startWoopdi(
+  webConcurrency: number,
+  nodeArgs: string[] = [],
+  env: Record<string, string> = {},
+  logPath?: string,
+): Promise<Started> {
   const port = nextPort++;
-  const log = openSync(join(work, `api-${port}.log`), 'w');
+  const log = openSync(logPath ?? join(work, `api-${port}.log`), 'w');
   // BENCH_PROFILE=DIR: each api process writes a V8 CPU profile there when it stops.
   const profile = process.env.BENCH_PROFILE
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`]
     : [];
+  // BENCH_API_NODE_ARGS: extra node flags for every Woopdi api process (e.g. `--trace-gc`).
+  const extra = process.env.BENCH_API_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawnNode(
-    [...profile, ...nodeArgs, ...woopdi.args],
+    [...profile, ...extra, ...nodeArgs, ...woopdi.args],
     {
       NODE_ENV: 'production',
       IS_PROD: 'true',
@@ -118,6 +125,7 @@ async function startWoopdi(webConcurrency: number, nodeArgs: string[] = []): Pro
       WEB_CONCURRENCY: String(webConcurrency),
       API_HOST: `http://127.0.0.1:${port}`,
       WEB_CLIENT_URL: 'http://127.0.0.1:5173',
+      ...env,
     },
     log,
   );
@@ -228,7 +236,27 @@ const scenarios: Scenario[] = [
     start: () => startWoopdi(1, ['--heap-growing-percent=0']),
     file: restFile,
   },
-].filter((s) => (only ? only.includes(s.key) : s.key !== 'f'));
+  // Only with BENCH_ONLY=…,g: (c) without the request log (what the log costs).
+  {
+    key: 'g',
+    name: '(g) Woopdi REST, request log off',
+    start: () => startWoopdi(1, [], { LOG_LEVEL: 'warn' }),
+    file: restFile,
+  },
+  // Only with BENCH_ONLY=…,x: (c) with the node flags in BENCH_X_NODE_ARGS (experiments).
+  {
+    key: 'x',
+    name: `(x) Woopdi REST, node ${process.env.BENCH_X_NODE_ARGS ?? ''}, log to ${process.env.BENCH_X_LOG ?? 'a file'}`,
+    start: () =>
+      startWoopdi(
+        1,
+        process.env.BENCH_X_NODE_ARGS?.split(' ').filter(Boolean) ?? [],
+        {},
+        process.env.BENCH_X_LOG,
+      ),
+    file: restFile,
+  },
+].filter((s) => (only ? only.includes(s.key) : !['f', 'g', 'x'].includes(s.key)));
 
 interface Measured extends Load {
   cpuUsPerRequest: number;

@@ -188,7 +188,7 @@ async function woopdiSetup(): Promise<Woopdi> {
   // BENCH_CLIENTS sockets of one user on loopback: not capped by WS_MAX_PER_USER / WS_MAX_PER_ADDRESS.
   const extra = {
     WORKER_CONCURRENCY: String(CONCURRENCY),
-    WS_MAX_PER_USER: '1000000',
+    WS_MAX_PER_USER: '100000',
     WS_MAX_PER_ADDRESS: '1000000',
   };
   const env = { databaseUrl: db.url, port, extra };
