@@ -25,6 +25,23 @@ const url = (name: string) =>
     .url({ protocol: /^https?$/, message: `${name} must be a URL such as http://localhost:3000` })
     .transform((v) => v.replace(/\/+$/, ''));
 
+/** The web app's dev server (`pnpm --filter @woopdi/web dev`) when nothing else is said. */
+const DEFAULT_WEB_CLIENT_URL = 'http://localhost:3000';
+
+/**
+ * `config` with the web app at `url` unless WEB_CLIENT_URL was set (and CORS following it unless
+ * CORS_ORIGINS was): the all-in-one process serves the app itself, so its links open it there.
+ */
+export function withWebClientUrl(config: Config, url: string): Config {
+  if (config.explicit.webClientUrl) return config;
+  const webClientUrl = url.replace(/\/+$/, '');
+  return {
+    ...config,
+    webClientUrl,
+    corsOrigins: config.explicit.corsOrigins ? config.corsOrigins : [webClientUrl],
+  };
+}
+
 const rateRule = (name: string) =>
   z
     .string()
@@ -116,7 +133,7 @@ const envSchema = z.object({
       return n;
     }),
   API_HOST: url('API_HOST').optional(),
-  WEB_CLIENT_URL: url('WEB_CLIENT_URL').default('http://localhost:3000'),
+  WEB_CLIENT_URL: url('WEB_CLIENT_URL').optional(),
 
   DATABASE_URL: optionalString,
   POSTGRES_HOST: optionalString,
@@ -268,6 +285,11 @@ export interface Config {
   apiHost: string | undefined;
   webClientUrl: string;
   corsOrigins: string[];
+  /**
+   * Whether WEB_CLIENT_URL / CORS_ORIGINS were given: the all-in-one process, which serves the web
+   * app itself, points the defaults at its own address (withWebClientUrl).
+   */
+  explicit: { webClientUrl: boolean; corsOrigins: boolean };
   databaseUrl: string | undefined;
   redisUrl: string | undefined;
   jwt: {
@@ -427,8 +449,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     webConcurrency: e.WEB_CONCURRENCY,
     apiHost: e.API_HOST,
-    webClientUrl: e.WEB_CLIENT_URL,
-    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((s) => s.trim()) : [e.WEB_CLIENT_URL],
+    webClientUrl: e.WEB_CLIENT_URL ?? DEFAULT_WEB_CLIENT_URL,
+    corsOrigins: e.CORS_ORIGINS
+      ? e.CORS_ORIGINS.split(',').map((s) => s.trim())
+      : [e.WEB_CLIENT_URL ?? DEFAULT_WEB_CLIENT_URL],
+    explicit: { webClientUrl: e.WEB_CLIENT_URL !== undefined, corsOrigins: Boolean(e.CORS_ORIGINS) },
     databaseUrl,
     redisUrl,
     jwt: {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, withWebClientUrl } from '../src/config.js';
 
 // Fixed, obviously-random production values, so no test depends on chance.
 const STRONG_JWT = 'q7Vw2Lx9Pz4Rk8Tn3Hb6Jm1Yc5Fd0GsAeUiOpZ';
@@ -69,6 +69,35 @@ describe('development defaults', () => {
     expect(config.sendgrid).toBeUndefined();
     expect(config.redisUrl).toBe('redis://redis.internal:6379');
     expect(config.isProd).toBe(false);
+  });
+});
+
+describe('the web app address', () => {
+  it('a process serving the app itself points the default WEB_CLIENT_URL and CORS at its own address', () => {
+    const config = withWebClientUrl(loadConfig({}), 'http://localhost:8000/');
+    expect(config.webClientUrl).toBe('http://localhost:8000');
+    expect(config.corsOrigins).toEqual(['http://localhost:8000']);
+  });
+
+  it('an explicit WEB_CLIENT_URL wins, and CORS_ORIGINS stays as given', () => {
+    const set = withWebClientUrl(
+      loadConfig({ WEB_CLIENT_URL: 'https://app.woopdi.test' }),
+      'http://localhost:8000',
+    );
+    expect(set.webClientUrl).toBe('https://app.woopdi.test');
+    expect(set.corsOrigins).toEqual(['https://app.woopdi.test']);
+    const cors = withWebClientUrl(
+      loadConfig({ CORS_ORIGINS: 'https://a.test,https://b.test' }),
+      'http://localhost:8000',
+    );
+    expect(cors.webClientUrl).toBe('http://localhost:8000');
+    expect(cors.corsOrigins).toEqual(['https://a.test', 'https://b.test']);
+  });
+
+  it('an empty WEB_CLIENT_URL (a copied .env.example) counts as unset', () => {
+    expect(withWebClientUrl(loadConfig({ WEB_CLIENT_URL: '' }), 'http://127.0.0.1:9000').webClientUrl).toBe(
+      'http://127.0.0.1:9000',
+    );
   });
 });
 

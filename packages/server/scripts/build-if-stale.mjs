@@ -1,11 +1,13 @@
 // Builds the compiled runtime (dist/ of db, core, api, worker and server, through `tsc -b`) when it
 // is missing or older than its sources, so `pnpm start` and the process tests always run current
 // JavaScript on a fresh clone. When nothing changed it only compares modification times (a few ms).
-// Plain JavaScript on purpose: it runs before anything is compiled.
+// With --web it does the same for the web app (packages/web/dist, through `vite build`), which the
+// all-in-one process serves at `/`. Plain JavaScript on purpose: it runs before anything is compiled.
 //   node scripts/build-if-stale.mjs           build when stale
-//   node scripts/build-if-stale.mjs --check   exit 1 when stale, build nothing
+//   node scripts/build-if-stale.mjs --web     and the web app too (what `pnpm start` runs)
+//   node scripts/build-if-stale.mjs --check   exit 1 when stale, build nothing (--web: the app too)
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -49,6 +51,45 @@ export function staleReason() {
   return changed && `${changed.slice(repoRoot.length)} changed`;
 }
 
+const webDir = join(packagesDir, 'web');
+const webStampFile = join(webDir, 'dist/.build-stamp');
+/** What the app's bundle is made of: its own sources and the SDK's (bundled into it). */
+const webInputs = () => [
+  ...['index.html', 'vite.config.ts', 'package.json', 'tsconfig.json'].map((f) => join(webDir, f)),
+  join(packagesDir, 'sdk/package.json'),
+];
+const webInputDirs = () => [join(webDir, 'src'), join(webDir, 'public'), join(packagesDir, 'sdk/src')];
+
+/** Why the web app's build is stale, or undefined when it is current (or there is no web package). */
+export function webStaleReason() {
+  if (!existsSync(join(webDir, 'package.json'))) return undefined;
+  const stamp = mtime(webStampFile);
+  if (stamp === undefined) return 'packages/web/dist is missing';
+  const dir = webInputDirs().find((d) => existsSync(d) && newestIn(d) > stamp);
+  if (dir) return `${dir.slice(repoRoot.length)} changed`;
+  const changed = webInputs().find((path) => (mtime(path) ?? 0) > stamp);
+  return changed && `${changed.slice(repoRoot.length)} changed`;
+}
+
+/** `vite build` in packages/web: 'built', 'failed', or 'unavailable' (Vite is not installed). */
+export function buildWeb() {
+  let vite;
+  try {
+    vite = createRequire(join(webDir, 'package.json')).resolve('vite/bin/vite.js');
+  } catch {
+    return 'unavailable';
+  }
+  const started = Date.now();
+  const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
+    cwd: webDir,
+    stdio: 'inherit',
+  });
+  if (result.status !== 0) return 'failed';
+  writeFileSync(webStampFile, `${new Date(started).toISOString()}\n`);
+  utimesSync(webStampFile, started / 1000, started / 1000);
+  return 'built';
+}
+
 const emitted = () => runtimePackages.every((name) => mtime(join(packagesDir, name, 'dist/index.js')));
 
 /**
@@ -71,9 +112,12 @@ export function build() {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const reason = staleReason();
+  const web = process.argv.includes('--web');
+  const webReason = web ? webStaleReason() : undefined;
   if (process.argv.includes('--check')) {
     if (reason) console.error(`woopdi: the compiled runtime is stale (${reason}): run pnpm build`);
-    process.exit(reason ? 1 : 0);
+    if (webReason) console.error(`woopdi: the web app's build is stale (${webReason}): run pnpm build`);
+    process.exit(reason || webReason ? 1 : 0);
   }
   if (reason) {
     console.error(`woopdi: building the compiled runtime (${reason})…`);
@@ -84,5 +128,16 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     }
     // Like running the sources through tsx: type errors are reported, the emitted code still runs.
     if (outcome === 'type-errors') console.error('woopdi: type errors (above); running what tsc emitted.');
+  }
+  if (webReason) {
+    console.error(`woopdi: building the web app (${webReason})…`);
+    const outcome = buildWeb();
+    // The API works without its web app: say why it is missing and go on.
+    if (outcome === 'failed')
+      console.error('woopdi: the web app did not build (errors above); starting without it.');
+    if (outcome === 'unavailable')
+      console.error(
+        'woopdi: Vite is not installed (pnpm install), so the web app is not built; starting without it.',
+      );
   }
 }

@@ -25,6 +25,7 @@ import { type ConnectionLimits, createConnectionLimits, TRUST_PROXY } from './so
 import { storageRoutes } from './storage-routes.js';
 import { stripeWebhookRouter } from './stripe-webhook.js';
 import { taskEventsSse } from './task-sse.js';
+import { webAppRouter } from './web-app.js';
 
 export interface AppOptions extends ApiDeps {
   sql: DbHandle['sql'];
@@ -32,6 +33,8 @@ export interface AppOptions extends ApiDeps {
   publicUrl: string;
   /** Open-connection slots shared with the websockets (startApiServer's); else the app's own. */
   connectionLimits?: ConnectionLimits;
+  /** The web app's build to serve at `/` (the all-in-one process), if any. */
+  webAppDir?: string;
 }
 
 const JSON_LIMIT = '1mb';
@@ -192,6 +195,9 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   // Plain SSE of a task's events for non-tRPC clients (the websocket twin is /tasks/{taskId}/ws).
   const limits = options.connectionLimits ?? createConnectionLimits(config);
   app.get('/tasks/:taskId/events', taskEventsSse(options, { limits }));
+
+  // Last, so it never stands in front of a route above.
+  if (options.webAppDir) app.use(webAppRouter(options.webAppDir));
 
   app.use(
     (_req, res) => void res.status(404).json({ code: 'NOT_FOUND', message: 'No such route. See /docs.' }),

@@ -24,7 +24,7 @@ function urlFor({ address, family, port }: AddressInfo): string {
 /** Listens on `options.port` / `options.host`, else the config's PORT and HOST (default 0.0.0.0). */
 export async function startApiServer(
   runtime: Runtime,
-  options: { port?: number; host?: string; publicUrl?: string } = {},
+  options: { port?: number; host?: string; publicUrl?: string; webAppDir?: string } = {},
 ): Promise<ApiServer> {
   const deps = await apiDeps(runtime);
   const server = createServer();
@@ -45,6 +45,7 @@ export async function startApiServer(
     ...deps,
     publicUrl: options.publicUrl ?? runtime.config.apiHost ?? '',
     connectionLimits,
+    webAppDir: options.webAppDir,
   };
   server.on('request', createRequestListener(appOptions));
   const websockets = attachWebSockets(server, deps, connectionLimits);

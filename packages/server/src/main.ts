@@ -5,7 +5,14 @@ import './heap-tuning.js'; // first: before the other modules allocate
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEMO_PASSWORD, demoLogins, seedDemoWorld } from '@woopdi/api';
-import { type Config, ConfigError, createLogger, describeStorage, loadConfig } from '@woopdi/core';
+import {
+  type Config,
+  ConfigError,
+  createLogger,
+  describeStorage,
+  loadConfig,
+  withWebClientUrl,
+} from '@woopdi/core';
 import { migrate } from '@woopdi/db';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '@woopdi/db/embedded';
 import { startWorker, type WorkerHandle } from '@woopdi/worker';
@@ -13,6 +20,7 @@ import { loadEnvFile } from './env-file.js';
 import { type ApiServer, startApiServer } from './http-server.js';
 import { createRuntime, type Runtime } from './runtime.js';
 import { onShutdownSignal } from './shutdown.js';
+import { findWebApp } from './web-app.js';
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -32,6 +40,16 @@ try {
   }
   throw error;
 }
+
+/** The web app's build (`pnpm start` makes it when missing or stale): served at `/`. */
+const webAppDir = findWebApp(resolve(repoRoot, 'packages/web/dist'));
+/** This process's own address as a browser on this machine reaches it. */
+const ownUrl = () => {
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.port}`;
+};
+// Serving the app itself, the emails' links open it here unless WEB_CLIENT_URL says otherwise.
+if (webAppDir) config = withWebClientUrl(config, config.apiHost ?? ownUrl());
 
 const logger = createLogger({ level: config.logLevel });
 if (config.webConcurrency > 1) {
@@ -112,7 +130,7 @@ async function start(): Promise<void> {
   }
   if (shutdownRequested) return;
 
-  api = await startApiServer(runtime);
+  api = await startApiServer(runtime, { webAppDir });
   if (shutdownRequested) return;
   worker = await startWorker({
     databaseUrl,
@@ -136,6 +154,9 @@ function printBanner(server: ApiServer, databaseUrl: string, seeded: boolean, pr
   const lines = [
     '',
     `Woopdi is running (${embedded ? 'embedded mode' : 'all-in-one, external PostgreSQL'})`,
+    webAppDir
+      ? `  App       ${config.webClientUrl}/`
+      : '  App       not built (pnpm --filter @woopdi/web build; pnpm start builds it)',
     `  API       ${base}`,
     `  Docs      ${base}/docs`,
     `  REST      ${base}/api`,

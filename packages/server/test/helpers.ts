@@ -15,7 +15,7 @@ export interface TestServer {
 /** `options.stripe`: a Stripe client for the server (startFakeStripe's), shared with `deps`. */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { stripe?: Stripe; storage?: Storage } = {},
+  options: { stripe?: Stripe; storage?: Storage; webAppDir?: string } = {},
 ): Promise<TestServer> {
   const deps = await createTestDeps(env, options);
   // deps.storage: the test's local driver in a temp dir; its signed URLs then point at this server.
@@ -27,7 +27,7 @@ export async function startTestServer(
     deps.storage,
     deps.stripe,
   );
-  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1', webAppDir: options.webAppDir });
   return {
     deps,
     runtime,
