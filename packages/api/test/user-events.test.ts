@@ -1,7 +1,7 @@
 import type { UserEvent } from '@woopdi/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { PASSWORD, signUp } from './fixtures.js';
+import { addMember, PASSWORD, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
 let deps: TestDeps;
 beforeAll(async () => {
@@ -61,4 +61,40 @@ it('ends a sign-inâ€™s stream when that sign-in is revoked, but not another oneâ
 
 it('refuses an anonymous subscription', async () => {
   await expect(callerFor(deps).users.events()).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
+});
+
+it("announces joins, role changes and removals to the organization's MODERATORs and ADMINs, not to MEMBERs", async () => {
+  const owner = await signUp(deps);
+  const org = await owner.api.organizations.create({ name: 'Watched' });
+  const moderator = await addMember(deps, org.id, 'MODERATOR');
+  const member = await addMember(deps, org.id, 'MEMBER');
+  const isChange = (e: UserEvent): e is Extract<UserEvent, { type: 'members.changed' }> =>
+    e.type === 'members.changed';
+  const ownerSaw = collect(await owner.api.users.events(), (e) => isChange(e) && e.change === 'removed');
+  const moderatorSaw = collect(
+    await moderator.api.users.events(),
+    (e) => isChange(e) && e.change === 'removed',
+  );
+  const memberStream = await member.api.users.events();
+  const memberEvents: UserEvent[] = [];
+  const memberReading = (async () => {
+    for await (const e of memberStream) memberEvents.push(e);
+  })();
+
+  const newcomer = uniqueEmail('newcomer');
+  await owner.api.invitations.create({ organizationId: org.id, email: newcomer, role: 'MEMBER' });
+  const token = await tokenFromOutbox(deps, newcomer, 'invitation');
+  const joined = await callerFor(deps).invitations.accept({ token, password: PASSWORD });
+  const userId = joined.user.id;
+  await owner.api.members.updateRole({ organizationId: org.id, userId, role: 'MODERATOR' });
+  await owner.api.members.remove({ organizationId: org.id, userId });
+
+  const expected = ['joined', 'roleChanged', 'removed'].map((change) =>
+    expect.objectContaining({ type: 'members.changed', organizationId: org.id, userId, change }),
+  );
+  expect((await ownerSaw).filter(isChange)).toEqual(expected);
+  expect((await moderatorSaw).filter(isChange)).toEqual(expected);
+  await member.api.auth.logout({ everywhere: false });
+  await memberReading;
+  expect(memberEvents.map((e) => e.type)).toEqual(['session.revoked']);
 });

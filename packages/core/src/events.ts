@@ -16,6 +16,17 @@ export type UserEvent =
       previousRole: OrgRole;
       at: string;
     }
+  /**
+   * To each MODERATOR and ADMIN of the organization (who see its members) when someone else joins,
+   * leaves, is removed or changes role, so an open members list stays current.
+   */
+  | {
+      type: 'members.changed';
+      organizationId: string;
+      userId: string;
+      change: 'joined' | 'left' | 'removed' | 'roleChanged';
+      at: string;
+    }
   /** To each ADMIN of the organization when its subscription changes (webhook, seats, reconciliation). */
   | {
       type: 'billing.updated';

@@ -19,6 +19,7 @@ import { audit } from './audit.js';
 import type { ClientInfo, ServiceDeps } from './deps.js';
 import { assertSeatAvailable, lockOrganizationSeats } from './entitlements.js';
 import { assertCanInvite } from './member-rules.js';
+import { publishMembersChanged } from './members.js';
 import { createSoloOrganization } from './organizations.js';
 import { publicUser } from './serialize.js';
 import { startSession } from './sessions.js';
@@ -329,6 +330,7 @@ export async function acceptInvitation(
       organizationId: result.invitation.organizationId,
       role: result.invitation.role,
     });
+    await publishMembersChanged(deps, result.invitation.organizationId, result.user.id, 'joined');
   }
   return {
     organizationId: result.invitation.organizationId,

@@ -1,6 +1,6 @@
-import { notFound, publishUserEvent } from '@woopdi/core';
+import { notFound, publishUserEvent, userChannel, userEvent } from '@woopdi/core';
 import { type DbOrTx, memberships, type OrgRole, organizations, users } from '@woopdi/db';
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
@@ -93,6 +93,7 @@ export async function updateMemberRole(deps: ServiceDeps, actor: Membership, use
       role: after.role,
       previousRole: before.role,
     });
+    await publishMembersChanged(deps, actor.organizationId, userId, 'roleChanged');
   }
   return publicMember(after);
 }
@@ -115,6 +116,7 @@ export async function removeMember(deps: ServiceDeps, actor: Membership, userId:
     });
   });
   await publishRemoved(deps, actor.organizationId, [userId]);
+  await publishMembersChanged(deps, actor.organizationId, userId, 'removed');
   return { removed: true as const };
 }
 
@@ -134,4 +136,28 @@ export async function publishRemoved(deps: ServiceDeps, organizationId: string, 
   await Promise.all(
     userIds.map((id) => publishUserEvent(deps.bus, id, { type: 'membership.removed', organizationId })),
   );
+}
+
+/**
+ * members.changed to the organization's MODERATORs and ADMINs (who see its members list) other than
+ * the member concerned, who hears their own membership event. After commit.
+ */
+export async function publishMembersChanged(
+  deps: Pick<ServiceDeps, 'db' | 'bus'>,
+  organizationId: string,
+  userId: string,
+  change: 'joined' | 'left' | 'removed' | 'roleChanged',
+) {
+  const managers = await deps.db
+    .select({ userId: memberships.userId })
+    .from(memberships)
+    .where(
+      and(
+        eq(memberships.organizationId, organizationId),
+        inArray(memberships.role, ['ADMIN', 'MODERATOR']),
+        ne(memberships.userId, userId),
+      ),
+    );
+  const event = userEvent({ type: 'members.changed', organizationId, userId, change });
+  await Promise.all(managers.map((m) => deps.bus.publish(userChannel(m.userId), event)));
 }

@@ -13,7 +13,7 @@ import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
-import { deleteMembership, publishRemoved } from './members.js';
+import { deleteMembership, publishMembersChanged, publishRemoved } from './members.js';
 import { publicOrganization } from './serialize.js';
 
 /** The organization row, locked: concurrent ownership changes run one after the other. */
@@ -100,6 +100,7 @@ export async function leaveOrganization(deps: ServiceDeps, actor: Membership) {
     });
   });
   await publishRemoved(deps, actor.organizationId, [actor.userId]);
+  await publishMembersChanged(deps, actor.organizationId, actor.userId, 'left');
   return { left: true as const };
 }
 
