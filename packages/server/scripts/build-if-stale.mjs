@@ -9,7 +9,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packagesDir = fileURLToPath(new URL('../../', import.meta.url));
@@ -75,14 +75,18 @@ export function webStaleReason() {
 export function buildWeb() {
   let vite;
   try {
-    vite = createRequire(join(webDir, 'package.json')).resolve('vite/bin/vite.js');
+    // vite's exports hide its bin; its package.json names it.
+    const manifest = createRequire(join(webDir, 'package.json')).resolve('vite/package.json');
+    vite = join(dirname(manifest), 'bin/vite.js');
   } catch {
     return 'unavailable';
   }
   const started = Date.now();
+  // NODE_ENV=production whatever the caller runs under (test, CI): else React's development build ships.
   const result = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
     cwd: webDir,
     stdio: 'inherit',
+    env: { ...process.env, NODE_ENV: 'production' },
   });
   if (result.status !== 0) return 'failed';
   writeFileSync(webStampFile, `${new Date(started).toISOString()}\n`);
