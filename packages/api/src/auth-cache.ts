@@ -6,6 +6,7 @@ import { type EventBus, INVALIDATIONS_CHANNEL, type Invalidation } from '@woopdi
 import type { organizations } from '@woopdi/db';
 import { LRUCache } from 'lru-cache';
 import type { Session } from './context.js';
+import type { CachedApiKey } from './middleware/api-key-auth.js';
 import type { Membership } from './middleware/membership.js';
 import type { AccessClaims } from './services/access-tokens.js';
 
@@ -27,6 +28,8 @@ export interface AuthCache {
   memberships: LRUCache<string, Membership | false>;
   /** Live (not deleted) organizations by id. */
   organizations: LRUCache<string, CachedOrganization>;
+  /** API keys by their public key id; dropped on revocation through the bus (never left to a TTL). */
+  apiKeys: LRUCache<string, CachedApiKey>;
   /** Resolves once invalidations are being received. */
   ready: Promise<void>;
   close(): void;
@@ -48,9 +51,12 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
   const sessions = bounded<Session>(max, options.sessionTtlMs ?? 30_000);
   const memberships = bounded<Membership | false>(max, options.membershipTtlMs ?? 30_000);
   const organizations = bounded<CachedOrganization>(max, options.organizationTtlMs ?? 30_000);
+  const apiKeys = bounded<CachedApiKey>(max, options.sessionTtlMs ?? 30_000);
 
   const drop = (inv: Invalidation) => {
-    if (inv.type === 'user') {
+    if (inv.type === 'apiKey') {
+      for (const [keyId, k] of apiKeys.entries()) if (k.id === inv.apiKeyId) apiKeys.delete(keyId);
+    } else if (inv.type === 'user') {
       for (const [sid, s] of sessions.entries()) if (s.userId === inv.userId) sessions.delete(sid);
       for (const key of memberships.keys()) if (key.startsWith(`${inv.userId}:`)) memberships.delete(key);
     } else {
@@ -65,7 +71,7 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
     for await (const inv of subscription) drop(inv);
   })().catch(() => {
     // Without invalidations the cache could serve stale permissions: stop using it.
-    for (const cache of [sessions, memberships, organizations]) {
+    for (const cache of [sessions, memberships, organizations, apiKeys] as LRUCache<string, {}>[]) {
       cache.clear();
       cache.set = () => cache as never;
     }
@@ -75,6 +81,7 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
     sessions,
     memberships,
     organizations,
+    apiKeys,
     ready: subscription.ready,
     close: () => subscription.close(),
   };

@@ -1,5 +1,5 @@
-import type { IncomingMessage } from 'node:http';
-import type { SystemRole } from '@woopdi/db';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { OrgRole, SystemRole } from '@woopdi/db';
 import type { AuthCache } from './auth-cache.js';
 import type { ServiceDeps } from './services/deps.js';
 
@@ -20,11 +20,15 @@ export interface Context extends ApiDeps, RequestMeta {
   accessToken: string | null;
   /** Who the request acts as, filled in by the gates; the request log line carries it. */
   logFields?: LogFields;
+  /** Sets a response header (RateLimit-* for API keys); absent where there is no HTTP response. */
+  setHeader?: (name: string, value: string) => void;
 }
 
 export interface LogFields {
   userId?: string;
   organizationId?: string;
+  /** The API key's public id (never its secret) when a key made the request. */
+  apiKeyId?: string;
 }
 
 /** Set by the auth middleware. */
@@ -35,6 +39,22 @@ export interface Session {
   familyId: string;
   systemRole: SystemRole;
   email: string;
+  /**
+   * Set when the caller is an organization API key: it acts for that organization only, with its
+   * role (the gates enforce it); userId and email are then its creator's (rows that need a user).
+   */
+  apiKey?: ApiKeyActor;
+}
+
+export interface ApiKeyActor {
+  /** api_keys.id */
+  id: string;
+  /** The public key id (`wpd_<keyId>_…`). */
+  keyId: string;
+  name: string;
+  organizationId: string;
+  role: OrgRole;
+  isSolo: boolean;
 }
 
 interface ContextOptions {
@@ -51,11 +71,18 @@ function bearer(req: IncomingMessage, params?: Record<string, string | undefined
 export function createContextFactory(deps: ApiDeps) {
   return ({ req, info }: ContextOptions): Context => {
     // Shared with the request log line (pino-http reads req.woopdiLog when the response ends).
-    const carrier = req as { woopdiLog?: LogFields };
+    const carrier = req as { woopdiLog?: LogFields; res?: ServerResponse };
     carrier.woopdiLog ??= {};
+    // express (and the server's request listener) set req.res; a websocket upgrade has none.
+    const res = carrier.res;
     return {
       ...deps,
       logFields: carrier.woopdiLog,
+      setHeader: res
+        ? (name, value) => {
+            if (!res.headersSent) res.setHeader(name, value);
+          }
+        : undefined,
       accessToken: bearer(req, info?.connectionParams),
       requestId: typeof req.id === 'string' ? req.id : String(req.id ?? ''),
       // express's req.ip honours `trust proxy`; the websocket upgrade request has only the socket.

@@ -1,4 +1,5 @@
 import { adminRouter } from './routers/admin.js';
+import { apiKeysRouter } from './routers/api-keys.js';
 import { assetsRouter } from './routers/assets.js';
 import { authRouter } from './routers/auth.js';
 import { billingRouter } from './routers/billing.js';
@@ -19,6 +20,7 @@ export const appRouter = router({
   tasks: tasksRouter,
   assets: assetsRouter,
   billing: billingRouter,
+  apiKeys: apiKeysRouter,
   admin: adminRouter,
   system: systemRouter,
 });

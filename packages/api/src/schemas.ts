@@ -101,6 +101,7 @@ export const auditEntry = z.object({
   id: uuid(),
   action: z.string(),
   actorUserId: uuid().nullable(),
+  actorApiKeyId: uuid().nullable().describe('The organization API key that acted (actorUserId is then null)'),
   targetType: z.string().nullable(),
   targetId: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),

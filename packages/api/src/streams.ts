@@ -5,7 +5,7 @@ import type { Db } from '@woopdi/db';
 import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { authenticate } from './middleware/auth.js';
-import { findMembership, hasOrgRole } from './middleware/membership.js';
+import { hasOrgRole, membershipOf } from './middleware/membership.js';
 import { openTaskEvents } from './services/task-stream.js';
 import { taskScope } from './services/tasks.js';
 
@@ -46,7 +46,7 @@ async function scopeOf(ctx: Context, taskId: string): Promise<Scope | undefined>
 export async function authorizeTaskStream(ctx: Context, taskId: string) {
   const session = await authenticate(ctx);
   const scope = /^[0-9a-f-]{36}$/i.test(taskId) ? await scopeOf(ctx, taskId) : undefined;
-  const membership = scope ? await findMembership(ctx, session.userId, scope.organizationId) : undefined;
+  const membership = scope ? await membershipOf(ctx, session, scope.organizationId) : undefined;
   // Below the role of the task's kind (an org_export to a MEMBER), it is hidden like another's.
   if (!scope || !membership || !hasOrgRole(membership.role, scope.minRole)) throw notFound('Task');
   return { taskId, organizationId: scope.organizationId, userId: session.userId, familyId: session.familyId };

@@ -4,10 +4,11 @@ import { dependencyUnavailable, type Feature, forbidden, notFound, uuid } from '
 import type { OrgRole, SystemRole } from '@woopdi/db';
 import type { OpenApiMeta } from 'trpc-to-openapi';
 import { ZodError, z } from 'zod';
-import type { Context } from './context.js';
+import type { Context, Session } from './context.js';
 import { appErrorOf, toTRPCError } from './errors.js';
 import { authenticate } from './middleware/auth.js';
-import { findMembership, hasOrgRole, type Membership, requireMembership } from './middleware/membership.js';
+import { hasOrgRole, type Membership, membershipOf, requireMembershipOf } from './middleware/membership.js';
+import { actingApiKey } from './services/audit.js';
 import { assertEntitlement } from './services/entitlements.js';
 
 const t = initTRPC
@@ -89,7 +90,9 @@ const gate = <Extra extends object>(
     } catch (error) {
       throw asTRPCError(error);
     }
-    return mapResult(await next({ ctx: extra }));
+    const key = (extra as { session?: Session }).session?.apiKey;
+    // Through an API key, whatever the procedure audits names the key (services/audit.ts).
+    return mapResult(await (key ? actingApiKey.run(key, () => next({ ctx: extra })) : next({ ctx: extra })));
   });
 
 /**
@@ -104,7 +107,17 @@ const idIn = (key: string, raw: unknown): string | undefined => {
 
 async function signedIn(ctx: Context) {
   const session = await authenticate(ctx);
-  if (ctx.logFields) ctx.logFields.userId = session.userId;
+  if (ctx.logFields && !session.apiKey) ctx.logFields.userId = session.userId;
+  return session;
+}
+
+export const API_KEY_USER_ONLY =
+  'API keys act for an organization, not as a user: this procedure needs a signed-in user (send a user access token instead).';
+
+/** A signed-in user, not an organization API key (users.*, auth.*, organizations.create, admin). */
+async function signedInUser(ctx: Context) {
+  const session = await signedIn(ctx);
+  if (session.apiKey) throw forbidden(API_KEY_USER_ONLY);
   return session;
 }
 
@@ -117,7 +130,8 @@ export type Access =
   | { scope: 'public'; session?: 'optional' }
   | { scope: 'authed' }
   | { scope: 'system'; minRole: Exclude<SystemRole, 'user'> }
-  | { scope: 'org'; minRole: OrgRole; via: 'organizationId' | string };
+  /** userOnly: an organization API key is refused (403), e.g. leaving is a person's act. */
+  | { scope: 'org'; minRole: OrgRole; via: 'organizationId' | string; userOnly?: true };
 
 // A type alias, not an interface: OpenApiMeta needs an index-signature-compatible object type.
 export type WoopdiMeta = {
@@ -128,13 +142,14 @@ export const publicProcedure = t.procedure.use(mapErrors).meta({ access: { scope
 
 export const authedProcedure = t.procedure
   .meta({ access: { scope: 'authed' } })
-  .use(gate(async (ctx) => ({ session: await signedIn(ctx) })));
+  .use(gate(async (ctx) => ({ session: await signedInUser(ctx) })));
 
 /** Public, but knows the caller when a valid access token is sent (and refuses an invalid one). */
 export const optionalAuthProcedure = publicProcedure
   .meta({ access: { scope: 'public', session: 'optional' } })
   .use(async ({ ctx, next }) => {
     const session = ctx.accessToken ? await authenticate(ctx) : null;
+    if (session?.apiKey) throw toTRPCError(forbidden(API_KEY_USER_ONLY));
     return next({ ctx: { session } });
   });
 
@@ -150,15 +165,17 @@ export const systemProcedure = (minRole: Exclude<SystemRole, 'user'>) =>
   });
 
 /** Organization scope: reads `organizationId` from the input and requires a membership of `minRole`+. */
-export const orgProcedure = (minRole: OrgRole) =>
+export const orgProcedure = (minRole: OrgRole, options: { userOnly?: boolean } = {}) =>
   t.procedure
-    .meta({ access: { scope: 'org', minRole, via: 'organizationId' } })
+    .meta({
+      access: { scope: 'org', minRole, via: 'organizationId', ...(options.userOnly && { userOnly: true }) },
+    })
     .use(
       gate(async (ctx, rawInput) => {
-        const session = await signedIn(ctx);
+        const session = options.userOnly ? await signedInUser(ctx) : await signedIn(ctx);
         const organizationId = idIn('organizationId', await rawInput());
         if (!organizationId) return { session, membership: undefined as unknown as Membership };
-        const membership = await requireMembership(ctx, session.userId, organizationId, minRole);
+        const membership = await requireMembershipOf(ctx, session, organizationId, minRole);
         if (ctx.logFields) ctx.logFields.organizationId = membership.organizationId;
         return { session, membership };
       }),
@@ -189,13 +206,13 @@ export const orgResourceProcedure = <K extends string>(
         if (!id) return { session, membership: undefined as unknown as Membership };
         const scope = await resolve(ctx, id);
         const organizationId = typeof scope === 'string' ? scope : scope?.organizationId;
-        const membership = organizationId
-          ? await findMembership(ctx, session.userId, organizationId)
-          : undefined;
+        const membership = organizationId ? await membershipOf(ctx, session, organizationId) : undefined;
         if (!organizationId || !membership) throw notFound(what);
         if (typeof scope === 'object' && !hasOrgRole(membership.role, scope.minRole)) throw notFound(what);
         if (!hasOrgRole(membership.role, minRole)) {
-          throw forbidden(`This needs the ${minRole} role in the organization; yours is ${membership.role}.`);
+          throw forbidden(
+            `This needs the ${minRole} role in the organization; ${session.apiKey ? "this API key's" : 'yours'} is ${membership.role}.`,
+          );
         }
         if (ctx.logFields) ctx.logFields.organizationId = organizationId;
         return { session, membership };

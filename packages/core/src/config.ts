@@ -1,4 +1,5 @@
 // The one place the environment is read. Everything else receives a Config.
+import { hkdfSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
@@ -149,6 +150,15 @@ const envSchema = z.object({
 
   JWT_SECRET: optionalString,
   ENCRYPTION_KEY: optionalString,
+  API_KEY_HASH_SECRET: z
+    .string()
+    .trim()
+    .min(32, {
+      message:
+        'give a random string of at least 32 characters (openssl rand -base64 48); changing it invalidates every API key',
+    })
+    .optional(),
+  RATE_LIMIT_API_KEY: rateRule('RATE_LIMIT_API_KEY'),
 
   SENDGRID_API_KEY: optionalString,
   SENDGRID_FROM_EMAIL: z.email({ message: 'SENDGRID_FROM_EMAIL must be an email address' }).optional(),
@@ -301,6 +311,11 @@ export interface Config {
   };
   /** First key seals; all keys open (rotation). */
   encryptionKeys: EncryptionKey[];
+  /**
+   * The HMAC-SHA256 key API key secrets are hashed with (API_KEY_HASH_SECRET, else derived from
+   * JWT_SECRET with HKDF). Changing it invalidates every API key.
+   */
+  apiKeyHashSecret: Buffer;
   sendgrid: { apiKey: string; fromEmail: string } | undefined;
   mailFrom: string;
   stripe: { secretKey: string; webhookSecret: string | undefined } | undefined;
@@ -464,6 +479,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
     },
     encryptionKeys,
+    apiKeyHashSecret: e.API_KEY_HASH_SECRET
+      ? Buffer.from(e.API_KEY_HASH_SECRET)
+      : Buffer.from(
+          hkdfSync('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET, 'woopdi', 'woopdi api key hash v1', 32),
+        ),
     sendgrid:
       e.SENDGRID_API_KEY && e.SENDGRID_FROM_EMAIL
         ? { apiKey: e.SENDGRID_API_KEY, fromEmail: e.SENDGRID_FROM_EMAIL }
@@ -508,6 +528,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         invitationRecipient: e.RATE_LIMIT_INVITATIONS_PER_RECIPIENT,
       }),
       ...(e.RATE_LIMIT_TASK_STARTS && { taskStart: e.RATE_LIMIT_TASK_STARTS }),
+      ...(e.RATE_LIMIT_API_KEY && { apiKey: e.RATE_LIMIT_API_KEY }),
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     migrationsDir: e.WOOPDI_MIGRATIONS_DIR,

@@ -59,7 +59,9 @@ export const INVALIDATIONS_CHANNEL = 'invalidations';
 
 export type Invalidation =
   | { type: 'user'; userId: string }
-  | { type: 'organization'; organizationId: string };
+  | { type: 'organization'; organizationId: string }
+  /** An API key was revoked (or changed): every instance forgets it at once. */
+  | { type: 'apiKey'; apiKeyId: string };
 
 /** Publishes a user event and the cache invalidation it implies. */
 export async function publishUserEvent(
@@ -76,3 +78,7 @@ export async function publishUserEvent(
 /** For changes that touch every member's view of an organization (ownership, deletion). */
 export const publishOrganizationChanged = (bus: EventBus, organizationId: string) =>
   bus.publish(INVALIDATIONS_CHANNEL, { type: 'organization', organizationId } satisfies Invalidation);
+
+/** After an API key is revoked: every api instance stops accepting it (DESIGN §7, within a second). */
+export const publishApiKeyChanged = (bus: EventBus, apiKeyId: string) =>
+  bus.publish(INVALIDATIONS_CHANNEL, { type: 'apiKey', apiKeyId } satisfies Invalidation);

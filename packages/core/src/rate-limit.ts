@@ -18,7 +18,8 @@ export type RateLimitName =
   | 'invitation'
   | 'invitationRecipient'
   | 'invitationResend'
-  | 'taskStart';
+  | 'taskStart'
+  | 'apiKey';
 
 export interface RateLimitRule {
   points: number;
@@ -39,6 +40,7 @@ export const defaultRateLimitRules: RateLimitRules = {
   invitationRecipient: { points: 5, seconds: 3600 }, // invitation emails per organization + recipient
   invitationResend: { points: 1, seconds: 60 }, // per invitation
   taskStart: { points: 30, seconds: 60 }, // tasks.start calls per user, in any organization
+  apiKey: { points: 600, seconds: 60 }, // requests per organization API key
 };
 
 const messages: Record<RateLimitName, string> = {
@@ -51,11 +53,26 @@ const messages: Record<RateLimitName, string> = {
   invitationRecipient: 'This organization has sent too many invitations to this address',
   invitationResend: 'This invitation was sent less than a minute ago',
   taskStart: 'You have started too many tasks',
+  apiKey: 'This API key has made too many requests',
 };
+
+/** Where a key stands after a counted request: what the RateLimit-* response headers say. */
+export interface RateLimitState {
+  limit: number;
+  remaining: number;
+  /** Seconds until the window resets. */
+  resetSeconds: number;
+  windowSeconds: number;
+}
 
 export interface RateLimits {
   /** Counts one attempt; throws TOO_MANY_REQUESTS (with retryAfterSeconds) once over the limit. */
   consume(name: RateLimitName, key: string): Promise<void>;
+  /**
+   * Counts one request and returns the key's standing; over the limit throws TOO_MANY_REQUESTS
+   * whose details carry the same standing (`rateLimit`) besides retryAfterSeconds.
+   */
+  take(name: RateLimitName, key: string): Promise<RateLimitState>;
   /** Counts one attempt; false (instead of throwing) once over the limit. */
   tryConsume(name: RateLimitName, key: string): Promise<boolean>;
   /** Gives back one attempt counted by consume (a sign-in whose password was right). */
@@ -106,6 +123,25 @@ export function createRateLimits(
         await limiters[name].consume(key);
       } catch (e) {
         if (e instanceof RateLimiterRes) throw refusal(name, e.msBeforeNext);
+        throw e;
+      }
+    },
+    async take(name, key) {
+      const { points, seconds } = rules[name];
+      const state = (res: RateLimiterRes): RateLimitState => ({
+        limit: points,
+        remaining: Math.max(0, res.remainingPoints),
+        resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)),
+        windowSeconds: seconds,
+      });
+      try {
+        return state(await limiters[name].consume(key));
+      } catch (e) {
+        if (e instanceof RateLimiterRes) {
+          const refused = refusal(name, e.msBeforeNext);
+          (refused.details as Record<string, unknown>).rateLimit = state(e);
+          throw refused;
+        }
         throw e;
       }
     },

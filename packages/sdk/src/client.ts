@@ -30,6 +30,12 @@ export interface WoopdiClientOptions {
   /** Tokens from an earlier sign-in (for example read back from storage). */
   tokens?: WoopdiTokens | null;
   /**
+   * An organization API key (`wpd_…`) for a backend acting without a user: sent as the bearer on
+   * every call (and in the websocket's connection params), never refreshed. Procedures of its own
+   * organization only, with its role; user-only procedures answer FORBIDDEN.
+   */
+  apiKey?: string;
+  /**
    * Called whenever the held tokens change: after login/signup, every refresh, setTokens, and with
    * `null` on logout or when the server refuses the refresh token. Persist them here.
    */
@@ -98,8 +104,11 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
 
   // Token issuance goes around the auth link, so a refresh never waits on or retries itself.
   const issuer = createTRPCClient<AppRouter>({ links: [httpLink({ url: httpUrl, fetch: options.fetch })] });
-  const session = new Session(options.tokens ?? null, options.onTokensChange, (refreshToken) =>
-    issuer.auth.refresh.mutate({ refreshToken }),
+  const session = new Session(
+    options.tokens ?? null,
+    options.onTokensChange,
+    (refreshToken) => issuer.auth.refresh.mutate({ refreshToken }),
+    options.apiKey ?? null,
   );
 
   const globals = globalThis as { WebSocket?: WebSocketConstructor; EventSource?: EventSourceConstructor };

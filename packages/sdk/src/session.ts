@@ -30,6 +30,8 @@ export class Session {
     initial: WoopdiTokens | null,
     private readonly listener: TokensListener | undefined,
     private readonly exchange: (refreshToken: string) => Promise<WoopdiTokens>,
+    /** An organization API key (`wpd_…`): sent on every call, never refreshed. */
+    private readonly apiKey: string | null = null,
   ) {
     this.tokens = initial;
   }
@@ -39,7 +41,7 @@ export class Session {
   }
 
   accessToken(): string | null {
-    return this.tokens?.accessToken ?? null;
+    return this.apiKey ?? this.tokens?.accessToken ?? null;
   }
 
   set(tokens: WoopdiTokens | null): void {
@@ -52,6 +54,7 @@ export class Session {
   /** True when the access token's own expiry time has passed and a refresh token is held. */
   needsRefresh(): boolean {
     const tokens = this.tokens;
+    if (this.apiKey) return false;
     return tokens !== null && tokens.accessToken !== this.skewed && expired(tokens);
   }
 
@@ -67,6 +70,8 @@ export class Session {
    * refresh failed.
    */
   async recover(usedToken: string | null): Promise<void> {
+    // A refused API key stays refused (revoked or expired): the caller sees the 401.
+    if (this.apiKey) throw new Error('the API key was refused');
     const current = this.tokens;
     if (!current) throw new Error('signed out');
     if (usedToken !== null && current.accessToken !== usedToken) return;

@@ -45,7 +45,14 @@ const corsOptions = (config: AppOptions['config']): CorsOptions => ({
   origin: config.corsOrigins,
   methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
   allowedHeaders: ['Authorization', 'Content-Type', 'X-Request-Id', 'Last-Event-ID', 'trpc-accept'],
-  exposedHeaders: ['X-Request-Id', 'Retry-After'],
+  exposedHeaders: [
+    'X-Request-Id',
+    'Retry-After',
+    'RateLimit-Limit',
+    'RateLimit-Remaining',
+    'RateLimit-Reset',
+    'RateLimit-Policy',
+  ],
   maxAge: 600,
 });
 
@@ -80,6 +87,8 @@ export function createRequestListener(
     alwaysUpgrade: alwaysUpgrade(options.config),
   });
   return (req, res) => {
+    // As express does: lets a gate set response headers (an API key's RateLimit-*) on the hot path too.
+    (req as IncomingMessage & { res?: ServerResponse }).res = res;
     if (!hot(req, res)) app(req, res);
   };
 }

@@ -16,7 +16,7 @@ declare module 'node:http' {
 /** Filled in by the gates (api's createContext shares the object): who the request acted as. */
 export interface LogCarrier {
   id?: string;
-  woopdiLog?: { userId?: string; organizationId?: string };
+  woopdiLog?: { userId?: string; organizationId?: string; apiKeyId?: string };
 }
 
 /**

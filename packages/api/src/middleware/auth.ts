@@ -3,6 +3,7 @@ import { type Db, sessions, users } from '@woopdi/db';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import type { Context, Session } from '../context.js';
 import { prepared } from '../prepared.js';
+import { authenticateApiKey, isApiKeyToken } from './api-key-auth.js';
 
 const liveSession = (db: Db) =>
   db
@@ -26,10 +27,14 @@ const liveSession = (db: Db) =>
     .limit(1)
     .prepare('live_session');
 
-/** Verifies the access token and that its session is live and its user enabled: one query. */
+/**
+ * Verifies the access token and that its session is live and its user enabled: one query. An
+ * organization API key (`wpd_…`) is accepted in the same place and yields a session marked `apiKey`.
+ */
 export async function authenticate(ctx: Context): Promise<Session> {
   if (!ctx.accessToken)
     throw unauthorized('Sign in first: send an access token as "Authorization: Bearer <token>".');
+  if (isApiKeyToken(ctx.accessToken)) return authenticateApiKey(ctx, ctx.accessToken);
   const claims = await verifiedClaims(ctx, ctx.accessToken);
   if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
   const cached = ctx.authCache?.sessions.get(claims.sid);

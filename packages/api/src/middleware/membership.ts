@@ -2,7 +2,7 @@ import { forbidden } from '@woopdi/core';
 import { type Db, memberships, type OrgRole, organizations } from '@woopdi/db';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { membershipKey } from '../auth-cache.js';
-import type { Context } from '../context.js';
+import type { Context, Session } from '../context.js';
 import { prepared } from '../prepared.js';
 
 export const orgRoleRank: Record<OrgRole, number> = { MEMBER: 1, MODERATOR: 2, ADMIN: 3 };
@@ -80,6 +80,44 @@ export async function requireMembership(
   if (!membership) throw forbidden('You are not a member of this organization.');
   if (!hasOrgRole(membership.role, min)) {
     throw forbidden(`This needs the ${min} role in the organization; yours is ${membership.role}.`);
+  }
+  return membership;
+}
+
+/** What an API key (or its absence) may do in `organizationId`: its own organization only. */
+export function apiKeyMembership(session: Session, organizationId: string): Membership | undefined {
+  const key = session.apiKey;
+  if (!key || key.organizationId !== organizationId) return undefined;
+  return {
+    membershipId: `apikey:${key.id}`,
+    organizationId,
+    userId: session.userId,
+    role: key.role,
+    isOwner: false,
+    isSolo: key.isSolo,
+  };
+}
+
+/** The caller's membership: an API key's in its organization, else the user's own (cached). */
+export const membershipOf = (
+  ctx: Pick<Context, 'db' | 'authCache'>,
+  session: Session,
+  organizationId: string,
+): Promise<Membership | undefined> | Membership | undefined =>
+  session.apiKey ? apiKeyMembership(session, organizationId) : findMembership(ctx, session.userId, organizationId);
+
+/** requireMembership for any caller, a user or an API key (which answers as a non-member elsewhere). */
+export async function requireMembershipOf(
+  ctx: Pick<Context, 'db' | 'authCache'>,
+  session: Session,
+  organizationId: string,
+  min: OrgRole,
+): Promise<Membership> {
+  if (!session.apiKey) return requireMembership(ctx, session.userId, organizationId, min);
+  const membership = apiKeyMembership(session, organizationId);
+  if (!membership) throw forbidden('You are not a member of this organization.');
+  if (!hasOrgRole(membership.role, min)) {
+    throw forbidden(`This needs the ${min} role in the organization; this API key's is ${membership.role}.`);
   }
   return membership;
 }

@@ -80,7 +80,7 @@ export const organizationsRouter = router({
     .output(organization)
     .mutation(({ ctx, input }) => lifecycle.transferOwnership(ctx, ctx.membership, input.userId)),
 
-  leave: orgProcedure('MEMBER')
+  leave: orgProcedure('MEMBER', { userOnly: true })
     .meta({
       openapi: {
         method: 'POST',

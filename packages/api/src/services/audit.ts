@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { auditLog, type Db, type DbOrTx } from '@woopdi/db';
 import { and, desc, eq } from 'drizzle-orm';
 import { decodeCursor, keysetAfter, page } from './pagination.js';
@@ -28,11 +29,27 @@ export type AuditAction =
   | 'billing.subscription_canceled'
   | 'asset.deleted'
   | 'secret.set'
-  | 'secret.deleted';
+  | 'secret.deleted'
+  | 'api_key.created'
+  | 'api_key.first_used'
+  | 'api_key.revoked'
+  | 'webhook.created'
+  | 'webhook.updated'
+  | 'webhook.deleted'
+  | 'webhook.secret_rotated'
+  | 'webhook.disabled';
+
+/**
+ * The API key a request acts through (set by the gates around the procedure call): every audit
+ * entry written during it names the key as the actor, whatever user id the service passes.
+ */
+export const actingApiKey = new AsyncLocalStorage<{ id: string }>();
 
 export interface AuditEntry {
   organizationId: string | null;
   actorUserId: string | null;
+  /** The key that acted; defaults to the request's API key (actingApiKey). */
+  actorApiKeyId?: string | null;
   action: AuditAction;
   target?: { type: string; id: string };
   metadata?: Record<string, unknown>;
@@ -40,9 +57,12 @@ export interface AuditEntry {
 
 /** Appends one row, inside the caller's transaction: it exists if and only if the change commits. */
 export async function audit(tx: DbOrTx, entry: AuditEntry): Promise<void> {
+  const key = actingApiKey.getStore();
   await tx.insert(auditLog).values({
     organizationId: entry.organizationId,
-    actorUserId: entry.actorUserId,
+    // Through a key, the key acted: not the user who once created it.
+    actorUserId: key ? null : entry.actorUserId,
+    actorApiKeyId: entry.actorApiKeyId ?? key?.id ?? null,
     action: entry.action,
     targetType: entry.target?.type ?? null,
     targetId: entry.target?.id ?? null,
@@ -74,6 +94,7 @@ export async function listAuditLog(
       id: r.id,
       action: r.action,
       actorUserId: r.actorUserId,
+      actorApiKeyId: r.actorApiKeyId,
       targetType: r.targetType,
       targetId: r.targetId,
       metadata: r.metadata,

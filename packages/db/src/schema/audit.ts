@@ -10,6 +10,8 @@ export const auditLog = pgTable(
     id: id(),
     organizationId: uuid('organization_id').references(() => organizations.id, { onDelete: 'cascade' }),
     actorUserId: uuid('actor_user_id').references(() => users.id, { onDelete: 'set null' }),
+    /** The API key (api_keys.id) that acted, when one did; keys are never deleted, so no cascade. */
+    actorApiKeyId: uuid('actor_api_key_id'),
     action: text('action').notNull(),
     targetType: text('target_type'),
     targetId: text('target_id'),

@@ -1,3 +1,4 @@
+export * from './api-keys.js';
 export * from './assets.js';
 export * from './audit.js';
 export * from './billing.js';
