@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import type { TaskKind } from '@woopdi/core';
-import { emailOutbox, memberships, type OrgRole, organizations, subscriptions } from '@woopdi/db';
+import { apiKeys, emailOutbox, memberships, type OrgRole, organizations, subscriptions } from '@woopdi/db';
 import { desc, eq } from 'drizzle-orm';
+import { hashApiKeySecret } from '../src/middleware/api-key-auth.js';
 import type { ServiceDeps } from '../src/services/deps.js';
 import { callerFor } from '../src/testing.js';
 
@@ -64,3 +66,28 @@ export const SAMPLE_TASK_INPUT: { [K in TaskKind]: Record<string, unknown> } = {
   org_export: {},
   generate_image: { prompt: 'a lighthouse at dusk' },
 };
+
+/** An API key of `organizationId` made straight in the table (no audit entry): `wpd_…` and its row id. */
+export async function insertApiKey(
+  deps: ServiceDeps,
+  organizationId: string,
+  createdBy: string,
+  role: OrgRole,
+  values: { expiresAt?: Date } = {},
+) {
+  const keyId = randomBytes(8).toString('hex');
+  const secret = randomBytes(32).toString('hex');
+  const [row] = await deps.db
+    .insert(apiKeys)
+    .values({
+      organizationId,
+      keyId,
+      name: `${role.toLowerCase()} key`,
+      secretHash: hashApiKeySecret(deps.config.apiKeyHashSecret, secret),
+      role,
+      createdBy,
+      expiresAt: values.expiresAt ?? null,
+    })
+    .returning({ id: apiKeys.id });
+  return { id: row!.id, key: `wpd_${keyId}_${secret}` };
+}

@@ -7,7 +7,7 @@ import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertOrganization } from '../src/services/organizations.js';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { codeOf, SAMPLE_TASK_INPUT, signUp, uniqueEmail } from './fixtures.js';
+import { codeOf, insertApiKey, SAMPLE_TASK_INPUT, signUp, uniqueEmail } from './fixtures.js';
 
 // ---------------------------------------------------------------------------------------------
 // The decision table: an independent restatement of DESIGN §4 (deliberately not member-rules.ts).
@@ -316,4 +316,91 @@ describe('tasks.start per kind', () => {
       expect(rows).toEqual(outcome === 'OK' ? [{ kind }] : []);
     },
   );
+});
+
+// ---------------------------------------------------------------------------------------------
+// API keys as actors: a key of role R, created by a member of role R, is decided exactly as that
+// member (its `self` is its creator); what it does is audited with the key as the actor.
+// ---------------------------------------------------------------------------------------------
+
+const KEY_ROLES = ['ADMIN', 'MODERATOR', 'MEMBER'] as const;
+const KEY_CASES = KEY_ROLES.flatMap((role) =>
+  TARGETS.flatMap((target) =>
+    OPERATIONS.map((op) => ({ role, target, op, outcome: expected(role, target, op) })),
+  ),
+);
+
+/** A key of `role` in the organization, made by the member of that role (the matrix's own). */
+const keyIn = (organizationId: string, role: (typeof KEY_ROLES)[number]) =>
+  insertApiKey(deps, organizationId, people[role].id, role);
+
+describe('members.updateRole / members.remove through an API key', () => {
+  it.concurrent.for(
+    KEY_CASES.map((c) => ({ ...c, name: `${c.role} key ${opName(c.op)} on ${c.target} → ${c.outcome}` })),
+  )('$name', async ({ role, target, op, outcome }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const key = await keyIn(organizationId, role);
+    const before = await rolesIn(organizationId);
+    const subject = targetUser(role, target);
+    const api = callerFor(deps, key.key);
+    const call =
+      op.kind === 'remove'
+        ? api.members.remove({ organizationId, userId: subject.id })
+        : api.members.updateRole({ organizationId, userId: subject.id, role: op.role });
+    expect(await codeOf(call)).toBe(outcome);
+    const after = await rolesIn(organizationId);
+    const audits = (
+      await deps.db.select().from(auditLog).where(eq(auditLog.organizationId, organizationId))
+    ).filter((a) => !a.action.startsWith('api_key.'));
+    if (outcome !== 'OK') {
+      expect(after).toEqual(before);
+      expect(audits).toEqual([]);
+      return;
+    }
+    expect(after[subject.id]).toBe(op.kind === 'remove' ? undefined : op.role);
+    for (const a of audits) expect([a.actorUserId, a.actorApiKeyId]).toEqual([null, key.id]);
+  });
+});
+
+describe('invitations.create and tasks.start through an API key', () => {
+  it.concurrent.for(
+    KEY_ROLES.flatMap((keyRole) =>
+      (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({
+        keyRole,
+        role,
+        outcome: expectedInvite(keyRole, role),
+        name: `${keyRole} key invites as ${role} → ${expectedInvite(keyRole, role)}`,
+      })),
+    ),
+  )('$name', async ({ keyRole, role, outcome }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const key = await keyIn(organizationId, keyRole);
+    const email = uniqueEmail('keyinvitee');
+    expect(await codeOf(callerFor(deps, key.key).invitations.create({ organizationId, email, role }))).toBe(
+      outcome,
+    );
+    const rows = await deps.sql`select role from invitations where organization_id = ${organizationId}`;
+    expect(rows.map((r) => r.role)).toEqual(outcome === 'OK' ? [role] : []);
+  });
+
+  it.concurrent.for(
+    KEY_ROLES.flatMap((keyRole) =>
+      taskKindNames.map((kind) => ({
+        keyRole,
+        kind,
+        outcome: expectedStart(keyRole, kind),
+        name: `${keyRole} key starts ${kind} → ${expectedStart(keyRole, kind)}`,
+      })),
+    ),
+  )('$name', async ({ keyRole, kind, outcome }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const key = await keyIn(organizationId, keyRole);
+    const call = callerFor(deps, key.key).tasks.start({ organizationId, kind, input: SAMPLE_TASK_INPUT[kind] });
+    expect(await codeOf(call)).toBe(outcome);
+    const rows = await deps.db
+      .select({ kind: tasks.kind })
+      .from(tasks)
+      .where(eq(tasks.organizationId, organizationId));
+    expect(rows).toEqual(outcome === 'OK' ? [{ kind }] : []);
+  });
 });

@@ -29,6 +29,8 @@ interface Victim {
   assetId: string;
   /** B's org_export file: members' emails, readable at the export's role only (not by B's MEMBER). */
   exportAssetId: string;
+  /** An API key of B (api_keys.id). */
+  apiKeyId: string;
 }
 /** The attacker's own organization A, for inputs that mix A's organization with B's other ids. */
 interface Attacker {
@@ -125,6 +127,12 @@ const MATRIX: Record<string, Entry> = {
   'billing.checkout': { input: (b) => ({ organizationId: b.organizationId, plan: 'pro', seats: 5 }) },
   'billing.portal': { input: (b) => ({ organizationId: b.organizationId }) },
   'billing.updateSeats': { input: (b) => ({ organizationId: b.organizationId, seats: 50 }) },
+  'apiKeys.create': { input: (b) => ({ organizationId: b.organizationId, name: 'planted', role: 'ADMIN' }) },
+  'apiKeys.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'apiKeys.revoke': {
+    input: (b) => ({ organizationId: b.organizationId, apiKeyId: b.apiKeyId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, apiKeyId: b.apiKeyId }],
+  },
 };
 
 type AnyProcedure = {
@@ -177,7 +185,15 @@ let attackerOrg: Attacker;
 /** What B is called and who is in it: none of it may appear in an answer to an outsider. */
 let secrets: { name: string; slug: string; emails: string[]; ids: string[] };
 const SECRET_OF_B = 'r8_bravo-only-secret-value-9f3c';
-const tokens = { attacker: '', loner: '', memberOfB: '' };
+const tokens = {
+  attacker: '',
+  loner: '',
+  memberOfB: '',
+  /** An ADMIN API key of the attacker's organization A. */
+  attackerKey: '',
+  /** A MEMBER API key of B itself. */
+  memberKeyOfB: '',
+};
 
 /** B's rows that a denied call must leave exactly as they were. */
 async function snapshotOfB() {
@@ -197,6 +213,8 @@ async function snapshotOfB() {
     plan: await deps.sql`select plan, stripe_customer_id from organizations where id = ${id}`,
     secrets:
       await deps.sql`select name, sealed_value, updated_at from organization_secrets where organization_id = ${id}`,
+    apiKeys:
+      await deps.sql`select id, revoked_at, last_used_at from api_keys where organization_id = ${id} and name <> 'B member key' order by id`,
     activeOrgOfOutsiders: await deps.db
       .select({ id: users.id, last: users.lastActiveOrganizationId })
       .from(users)
@@ -249,6 +267,17 @@ beforeAll(async () => {
   });
   const orgA = await attacker!.api.organizations.create({ name: 'Alpha Team' });
   const own = await attacker!.api.assets.createUpload({ organizationId: orgA.id, ...upload });
+  const keyOfB = await ownerB!.api.apiKeys.create({ organizationId: orgB.id, name: 'B deploys', role: 'ADMIN' });
+  const memberKeyOfB = await ownerB!.api.apiKeys.create({
+    organizationId: orgB.id,
+    name: 'B member key',
+    role: 'MEMBER',
+  });
+  const attackerKey = await attacker!.api.apiKeys.create({
+    organizationId: orgA.id,
+    name: 'A admin key',
+    role: 'ADMIN',
+  });
   victim = {
     organizationId: orgB.id,
     invitationId: pending.id,
@@ -258,6 +287,7 @@ beforeAll(async () => {
     taskId,
     assetId,
     exportAssetId: exported.id,
+    apiKeyId: keyOfB.apiKey.id,
   };
   attackerOrg = { organizationId: orgA.id, assetId: own.assetId };
   secrets = {
@@ -273,8 +303,13 @@ beforeAll(async () => {
       taskId,
       assetId,
       exported.id,
+      keyOfB.apiKey.id,
     ],
   };
+  tokens.attackerKey = attackerKey.key;
+  tokens.memberKeyOfB = memberKeyOfB.key;
+  // Its first use is audited in B: done here, before any snapshot of B is taken.
+  await callerFor(deps, memberKeyOfB.key).organizations.get({ organizationId: orgB.id });
   tokens.attacker = attacker!.tokens.accessToken;
   tokens.loner = loner!.tokens.accessToken;
   tokens.memberOfB = memberB!.tokens.accessToken;
@@ -367,6 +402,32 @@ describe('calls with another organization’s ids', () => {
     expect(needsMore.length).toBeGreaterThan(0);
     for (const { path } of needsMore) {
       const { code } = await callPath(deps, tokens.memberOfB, path, MATRIX[path]!.input(victim));
+      expect(code, path).toBe('FORBIDDEN');
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it("are refused for an ADMIN API key of another organization (as for a non-member), and leak nothing", async () => {
+    const before = await snapshotOfB();
+    for (const { path, access } of covered) {
+      const entry = MATRIX[path]!;
+      const inputs = [entry.input(victim), ...(entry.mixed?.(victim, attackerOrg) ?? [])];
+      for (const [i, input] of inputs.entries()) {
+        const { code, message } = await callPath(deps, tokens.attackerKey, path, input);
+        if (i === 0 && !access.userOnly) {
+          // The key acts for A only: B's organization id is FORBIDDEN, B's resources NOT_FOUND.
+          expect(code, path).toBe(access.via === 'organizationId' ? 'FORBIDDEN' : 'NOT_FOUND');
+        } else expect(['FORBIDDEN', 'NOT_FOUND'], `${path} (${i}) answered ${code}`).toContain(code);
+        expectNoLeak(path, message, input);
+      }
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it("are refused FORBIDDEN for B's own MEMBER API key where the procedure needs more", async () => {
+    const before = await snapshotOfB();
+    for (const { path } of covered.filter((p) => p.access.minRole !== 'MEMBER' || p.access.userOnly)) {
+      const { code } = await callPath(deps, tokens.memberKeyOfB, path, MATRIX[path]!.input(victim));
       expect(code, path).toBe('FORBIDDEN');
     }
     expect(await snapshotOfB()).toEqual(before);

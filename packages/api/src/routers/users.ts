@@ -48,7 +48,7 @@ export const usersRouter = router({
     .output(z.object({ memberships: z.array(membershipSummary) }))
     .query(({ ctx, input }) => users.listMemberships(ctx, ctx.session.userId, input.includeSolo)),
 
-  setActiveOrganization: orgProcedure('MEMBER')
+  setActiveOrganization: orgProcedure('MEMBER', { userOnly: true })
     .meta({
       openapi: {
         method: 'PUT',
