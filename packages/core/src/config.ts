@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { type Feature, features, type Plan, type PlanId, planCatalogue } from './plans.js';
 import { defaultRateLimitRules, parseRateLimitRule, type RateLimitRules } from './rate-limit.js';
+import { parseDurations } from './webhooks/sign.js';
 
 const DEV_JWT_SECRET = 'woopdi-dev-only-jwt-secret-do-not-use-in-production';
 // 32 zero-ish bytes would be weaker still; this one is at least clearly labelled as the dev key.
@@ -54,6 +55,20 @@ const rateRule = (name: string) =>
         ctx.addIssue({ code: 'custom', message: `${name} must look like "5/60" (attempts per seconds)` });
       return rule;
     });
+
+const DEFAULT_RETRY_SCHEDULE = '5s,5m,30m,2h,5h,8h,8h'; // about a day (23.6 h) after the first try
+const DEFAULT_DISABLE_AFTER = '5d';
+
+/** A list of durations ("5s,5m,2h"), in milliseconds. */
+const durations = (message: string, fallback: string) =>
+  z.string().default(fallback).transform((v, ctx) => {
+    const list = parseDurations(v);
+    if (!list || list.length === 0 || list.length > 20) {
+      ctx.addIssue({ code: 'custom', message });
+      return z.NEVER;
+    }
+    return list;
+  });
 
 /** Tasks one organization of a plan may have queued or running at once (PLAN_*_CONCURRENT_TASKS). */
 const concurrentTasks = (name: string, fallback: number) => {
@@ -159,6 +174,21 @@ const envSchema = z.object({
     })
     .optional(),
   RATE_LIMIT_API_KEY: rateRule('RATE_LIMIT_API_KEY'),
+  WEBHOOK_ALLOW_PRIVATE_TARGETS: bool.optional(),
+  WEBHOOK_RETRY_SCHEDULE: durations(
+    'give the delays between delivery attempts, e.g. "5s,5m,30m,2h,5h,8h,8h" (units ms, s, m, h, d; at most 20)',
+    DEFAULT_RETRY_SCHEDULE,
+  ),
+  WEBHOOK_DISABLE_AFTER: durations(
+    'give how long an endpoint may fail continuously before it is disabled, e.g. "5d" (units ms, s, m, h, d)',
+    DEFAULT_DISABLE_AFTER,
+  ),
+  WEBHOOK_TIMEOUT_MS: z.coerce
+    .number({ error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
+    .int({ error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
+    .min(100, { error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
+    .max(30_000, { error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
+    .default(10_000),
 
   SENDGRID_API_KEY: optionalString,
   SENDGRID_FROM_EMAIL: z.email({ message: 'SENDGRID_FROM_EMAIL must be an email address' }).optional(),
@@ -316,6 +346,16 @@ export interface Config {
    * JWT_SECRET with HKDF). Changing it invalidates every API key.
    */
   apiKeyHashSecret: Buffer;
+  webhooks: {
+    /** Private, loopback and metadata targets allowed (development; never with IS_PROD). */
+    allowPrivateTargets: boolean;
+    /** Delays before each retry (ms): WEBHOOK_RETRY_SCHEDULE, about a day in all by default. */
+    retryDelaysMs: number[];
+    /** An endpoint failing continuously this long (ms) is disabled (WEBHOOK_DISABLE_AFTER). */
+    disableAfterMs: number;
+    /** One attempt's limit, connect to last byte (WEBHOOK_TIMEOUT_MS, default 10 s). */
+    timeoutMs: number;
+  };
   sendgrid: { apiKey: string; fromEmail: string } | undefined;
   mailFrom: string;
   stripe: { secretKey: string; webhookSecret: string | undefined } | undefined;
@@ -423,6 +463,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       );
     }
   }
+  if (e.IS_PROD && e.WEBHOOK_ALLOW_PRIVATE_TARGETS) {
+    throw new ConfigError(
+      'WEBHOOK_ALLOW_PRIVATE_TARGETS=true is refused when IS_PROD=true: production webhooks go to public addresses only (unset it).',
+    );
+  }
   if (e.SENDGRID_API_KEY && !e.SENDGRID_FROM_EMAIL) {
     throw new ConfigError(
       'SENDGRID_FROM_EMAIL is required when SENDGRID_API_KEY is set: give the verified sender address.',
@@ -484,6 +529,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       : Buffer.from(
           hkdfSync('sha256', e.JWT_SECRET ?? DEV_JWT_SECRET, 'woopdi', 'woopdi api key hash v1', 32),
         ),
+    webhooks: {
+      // Embedded mode (no DATABASE_URL) is local development: receivers on localhost are the norm.
+      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? (!e.IS_PROD && !e.DATABASE_URL && !e.POSTGRES_HOST),
+      retryDelaysMs: e.WEBHOOK_RETRY_SCHEDULE,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER[0]!,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+    },
     sendgrid:
       e.SENDGRID_API_KEY && e.SENDGRID_FROM_EMAIL
         ? { apiKey: e.SENDGRID_API_KEY, fromEmail: e.SENDGRID_FROM_EMAIL }

@@ -16,3 +16,4 @@ export * from './storage/index.js';
 export * from './stripe.js';
 export * from './task-events.js';
 export * from './tasks.js';
+export * from './webhooks/index.js';

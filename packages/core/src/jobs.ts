@@ -16,6 +16,8 @@ export const jobPayloads = {
   stripe_cancel_subscription: z.object({ organizationId: uuid(), subscriptionId: z.string().min(1) }),
   /** Hourly: removes pending uploads older than 24 h and the files of deleted organizations. */
   assets_cleanup: z.object({}).passthrough(),
+  /** Sends one outbound webhook delivery (webhook_deliveries.id); schedules its own retries. */
+  webhook_deliver: z.object({ deliveryId: uuid() }),
 } as const;
 
 export type JobName = keyof typeof jobPayloads;
@@ -35,6 +37,7 @@ export const defaultMaxAttempts: Record<JobName, number> = {
   billing_reconcile: 3,
   stripe_cancel_subscription: 10,
   assets_cleanup: 3,
+  webhook_deliver: 5,
 };
 
 /**

@@ -11,6 +11,12 @@ const samples: { [T in EmailTemplate]: EmailPayload<T> } = {
     role: 'MEMBER',
     url: 'https://app.woopdi.test/invitations/accept?token=1nv1t3',
   },
+  webhook_disabled: {
+    organizationName: 'Analytical Engines',
+    endpointUrl: 'https://hooks.example.com/woopdi',
+    failingSince: '2026-12-01T09:30:00.000Z',
+    lastError: 'HTTP 500',
+  },
 };
 
 describe('every template renders', () => {

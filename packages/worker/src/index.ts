@@ -8,6 +8,7 @@ import {
   createSendGridTransport,
   createStripe,
   type EventBus,
+  type HostResolver,
   type Logger,
   type MailTransport,
   type Storage,
@@ -51,6 +52,8 @@ export interface WorkerOptions {
   kinds?: Partial<KindDefinitions>;
   /** Heartbeat and dead-worker detection; see heartbeat.ts. */
   liveness?: Partial<Liveness>;
+  /** How webhook target hosts are resolved; default the system resolver (tests inject one). */
+  webhookResolver?: HostResolver;
 }
 
 export interface WorkerHandle {
@@ -82,6 +85,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     storage: options.storage,
     ...(stripe && { stripe }),
     kinds: { ...kindDefinitions, ...options.kinds } as KindDefinitions,
+    ...(options.webhookResolver && { webhookResolver: options.webhookResolver }),
   });
   // Our own emitter, passed in, so no pool:create is missed while run() starts the pool.
   const events: WorkerEvents = new EventEmitter();

@@ -1,7 +1,7 @@
 // Organization API keys: created by an ADMIN with a role no higher than their own, shown once,
 // stored as an HMAC of the secret, revoked (never deleted) so the audit log can always name them.
 import { randomBytes } from 'node:crypto';
-import { badRequest, conflict, forbidden, notFound, publishApiKeyChanged } from '@woopdi/core';
+import { badRequest, conflict, emitWebhookEvent, forbidden, notFound, publishApiKeyChanged } from '@woopdi/core';
 import { apiKeys, type OrgRole, users } from '@woopdi/db';
 import { and, count, desc, eq, isNull } from 'drizzle-orm';
 import { API_KEY_PREFIX, hashApiKeySecret } from '../middleware/api-key-auth.js';
@@ -90,6 +90,12 @@ export async function createApiKey(deps: ServiceDeps, actor: Membership, input: 
       target: { type: 'api_key', id: created!.id },
       metadata: { name: input.name, role: input.role, prefix: prefixOf(keyId), expiresAt: input.expiresAt ?? null },
     });
+    await emitWebhookEvent(tx, actor.organizationId, 'api_key.created', {
+      apiKeyId: created!.id,
+      name: input.name,
+      prefix: prefixOf(keyId),
+      role: input.role,
+    });
     return created!;
   });
   const [creator] = await deps.db.select({ email: users.email }).from(users).where(eq(users.id, row.createdBy));
@@ -129,6 +135,11 @@ export async function revokeApiKey(deps: ServiceDeps, actor: Membership, apiKeyI
       action: 'api_key.revoked',
       target: { type: 'api_key', id: apiKeyId },
       metadata: { name: existing.name, prefix: prefixOf(existing.keyId) },
+    });
+    await emitWebhookEvent(tx, actor.organizationId, 'api_key.revoked', {
+      apiKeyId,
+      name: existing.name,
+      prefix: prefixOf(existing.keyId),
     });
     return revoked!;
   });

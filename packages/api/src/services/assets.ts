@@ -3,16 +3,7 @@
 // (uploadStream). The client is never trusted: sizes, types and checksums are measured here.
 import { createHash, randomUUID } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import {
-  AppError,
-  type AssetSource,
-  assetObjectKey,
-  badRequest,
-  forbidden,
-  notFound,
-  preconditionFailed,
-  storageUsage,
-} from '@woopdi/core';
+import { AppError, assetObjectKey, type AssetSource, badRequest, emitWebhookEvent, forbidden, notFound, preconditionFailed, storageUsage } from '@woopdi/core';
 import { assets, type DbOrTx, type OrgRole, organizations } from '@woopdi/db';
 import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
 import { hasOrgRole, type Membership, orgRoleRank } from '../middleware/membership.js';
@@ -336,6 +327,7 @@ export async function deleteAsset(
       target: { type: 'asset', id: row.id },
       metadata: { filename: row.filename, size: row.size, source: row.source },
     });
+    await emitWebhookEvent(tx, row.organizationId, 'asset.deleted', { assetId: row.id });
   });
   return { deleted: true as const };
 }

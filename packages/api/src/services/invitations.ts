@@ -1,16 +1,4 @@
-import {
-  AppError,
-  badRequest,
-  conflict,
-  forbidden,
-  hashPassword,
-  notFound,
-  publishUserEvent,
-  queueEmail,
-  randomToken,
-  sha256,
-  unauthorized,
-} from '@woopdi/core';
+import { AppError, badRequest, conflict, emitWebhookEvent, forbidden, hashPassword, notFound, publishUserEvent, queueEmail, randomToken, sha256, unauthorized } from '@woopdi/core';
 import { type DbOrTx, invitations, memberships, type OrgRole, organizations, users } from '@woopdi/db';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { Session } from '../context.js';
@@ -129,6 +117,11 @@ export async function createInvitation(
       target: { type: 'invitation', id: row!.id },
       metadata: { email: input.email, role: input.role },
     });
+    await emitWebhookEvent(tx, actor.organizationId, 'invitation.created', {
+      invitationId: row!.id,
+      email: input.email,
+      role: input.role,
+    });
     return publicInvitation(row!);
   });
 }
@@ -182,6 +175,10 @@ export async function revokeInvitation(deps: ServiceDeps, actor: Membership, inv
       action: 'invitation.revoked',
       target: { type: 'invitation', id: invitationId },
       metadata: { email: row!.email },
+    });
+    await emitWebhookEvent(tx, actor.organizationId, 'invitation.revoked', {
+      invitationId,
+      email: row!.email,
     });
     return publicInvitation(row!);
   });
@@ -322,6 +319,19 @@ export async function acceptInvitation(
         joined: added.length > 0,
       },
     });
+    await emitWebhookEvent(tx, invitation.organizationId, 'invitation.accepted', {
+      invitationId: invitation.id,
+      userId: user!.id,
+      email: invitation.email,
+      role: invitation.role,
+    });
+    if (added.length > 0) {
+      await emitWebhookEvent(tx, invitation.organizationId, 'member.added', {
+        userId: user!.id,
+        email: user!.email,
+        role: invitation.role,
+      });
+    }
     return { invitation, user: user!, tokens, joined: added.length > 0 };
   });
   if (result.joined) {

@@ -1,4 +1,4 @@
-import { notFound, publishUserEvent, userChannel, userEvent } from '@woopdi/core';
+import { emitWebhookEvent, notFound, publishUserEvent, userChannel, userEvent } from '@woopdi/core';
 import { type DbOrTx, memberships, type OrgRole, organizations, users } from '@woopdi/db';
 import { and, asc, eq, inArray, ne } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
@@ -84,6 +84,11 @@ export async function updateMemberRole(deps: ServiceDeps, actor: Membership, use
       target: { type: 'user', id: userId },
       metadata: { from: target.role, to: role },
     });
+    await emitWebhookEvent(tx, actor.organizationId, 'member.role_changed', {
+      userId,
+      role,
+      previousRole: target.role,
+    });
     return { before: target, after: { ...target, role } };
   });
   if (before.role !== after.role) {
@@ -114,6 +119,7 @@ export async function removeMember(deps: ServiceDeps, actor: Membership, userId:
       target: { type: 'user', id: userId },
       metadata: { role: target.role, email: target.email },
     });
+    await emitWebhookEvent(tx, actor.organizationId, 'member.removed', { userId, reason: 'removed' });
   });
   await publishRemoved(deps, actor.organizationId, [userId]);
   await publishMembersChanged(deps, actor.organizationId, userId, 'removed');

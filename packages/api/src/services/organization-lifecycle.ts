@@ -1,13 +1,5 @@
 // Ownership transfer, leaving and deleting: the moves that change who is in an organization.
-import {
-  badRequest,
-  conflict,
-  enqueueJob,
-  forbidden,
-  liveSubscriptionOf,
-  notFound,
-  publishOrganizationChanged,
-} from '@woopdi/core';
+import { badRequest, conflict, emitWebhookEvent, enqueueJob, forbidden, liveSubscriptionOf, notFound, publishOrganizationChanged } from '@woopdi/core';
 import { type DbOrTx, invitations, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
@@ -74,6 +66,10 @@ export async function transferOwnership(deps: ServiceDeps, actor: Membership, ne
       target: { type: 'user', id: newOwnerUserId },
       metadata: { from: actor.userId, to: newOwnerUserId },
     });
+    await emitWebhookEvent(tx, org.id, 'organization.ownership_transferred', {
+      previousOwnerUserId: actor.userId,
+      ownerUserId: newOwnerUserId,
+    });
     return updated!;
   });
   // Every instance's cached view of who owns the organization is now stale.
@@ -98,6 +94,7 @@ export async function leaveOrganization(deps: ServiceDeps, actor: Membership) {
       target: { type: 'user', id: actor.userId },
       metadata: { role: actor.role },
     });
+    await emitWebhookEvent(tx, actor.organizationId, 'member.removed', { userId: actor.userId, reason: 'left' });
   });
   await publishRemoved(deps, actor.organizationId, [actor.userId]);
   await publishMembersChanged(deps, actor.organizationId, actor.userId, 'left');

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { conflict, forbidden, notFound, publishOrganizationChanged, publishUserEvent } from '@woopdi/core';
+import { conflict, emitWebhookEvent, forbidden, notFound, publishOrganizationChanged, publishUserEvent } from '@woopdi/core';
 import { type Db, type DbOrTx, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { ApiDeps } from '../context.js';
@@ -122,6 +122,7 @@ export async function renameOrganization(deps: ServiceDeps, actor: Membership, n
       target: { type: 'organization', id: actor.organizationId },
       metadata: { from: before.name, to: name },
     });
+    await emitWebhookEvent(tx, actor.organizationId, 'organization.updated', { name });
     return after!;
   });
   await publishOrganizationChanged(deps.bus, actor.organizationId);

@@ -15,6 +15,13 @@ export const emailPayloads = {
     role: z.string(),
     url: link,
   }),
+  /** To each ADMIN when an outbound webhook endpoint was disabled after failing continuously. */
+  webhook_disabled: z.object({
+    organizationName: z.string(),
+    endpointUrl: z.string(),
+    failingSince: z.string(),
+    lastError: z.string(),
+  }),
 } as const;
 
 export type EmailTemplate = keyof typeof emailPayloads;
@@ -92,6 +99,15 @@ const renderers: { [T in EmailTemplate]: (p: EmailPayload<T>) => RenderedEmail }
       { label: 'Accept invitation', url: p.url },
     ),
     text: `${p.inviterName} invited you to join ${p.organizationName} as ${p.role}.\n\nAccept the invitation (valid for 7 days):\n${p.url}\n`,
+  }),
+  webhook_disabled: (p) => ({
+    subject: `A webhook endpoint of ${p.organizationName} was disabled`,
+    html: layout('Webhook endpoint disabled', [
+      `Deliveries to ${p.endpointUrl} have failed continuously since ${p.failingSince}, so the endpoint was disabled and receives no more events.`,
+      `The last attempt: ${p.lastError}.`,
+      'Fix the receiver, then enable the endpoint again (webhooks.update) and redeliver what it missed.',
+    ]),
+    text: `Deliveries to ${p.endpointUrl} have failed continuously since ${p.failingSince}, so the endpoint was disabled.\nThe last attempt: ${p.lastError}.\nFix the receiver, enable the endpoint again (webhooks.update) and redeliver what it missed.\n`,
   }),
 };
 

@@ -8,3 +8,4 @@ export * from './mail.js';
 export * from './organizations.js';
 export * from './tasks.js';
 export * from './users.js';
+export * from './webhooks.js';

@@ -4,6 +4,7 @@ import type { TaskKind } from '@woopdi/core';
 import {
   type Config,
   type EventBus,
+  type HostResolver,
   type JobName,
   type JobPayload,
   jobPayloads,
@@ -34,6 +35,8 @@ export interface TaskDeps {
   stripe?: Stripe;
   /** The handler of each task kind (tests may swap one). */
   kinds: KindDefinitions;
+  /** How webhook target hosts are resolved (the system resolver; tests inject one). */
+  webhookResolver?: HostResolver;
 }
 
 /** A task's view of one job: the process's dependencies, a logger scoped to the job, graphile's helpers. */

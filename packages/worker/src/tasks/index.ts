@@ -9,6 +9,7 @@ import { runTask } from './run-task.js';
 import { sendEmail } from './send-email.js';
 import { stripeCancelSubscription } from './stripe-cancel-subscription.js';
 import { stripeEvent } from './stripe-event.js';
+import { webhookDeliver } from './webhook-deliver.js';
 
 export {
   defineTask,
@@ -28,6 +29,7 @@ export const taskDefinitions: { readonly [N in JobName]: TaskDefinition<N> } = {
   billing_reconcile: billingReconcile,
   stripe_cancel_subscription: stripeCancelSubscription,
   assets_cleanup: assetsCleanup,
+  webhook_deliver: webhookDeliver,
 };
 
 /** graphile-worker's TaskList, with every task bound to `deps`. */
