@@ -1,4 +1,5 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
+import { addWebhooks } from './openapi-webhooks.js';
 import { appRouter } from './root.js';
 import { assetUploadPaths } from './routers/assets.js';
 import type { Access } from './trpc.js';
@@ -42,7 +43,7 @@ export function createOpenApiDocument(baseUrl: string) {
     // Routes served outside the tRPC router (streamed bodies) but documented with it.
     paths: assetUploadPaths,
   });
-  return finishDocument(generated as unknown as OpenApiDocument) as unknown as typeof generated;
+  return addWebhooks(finishDocument(generated as unknown as OpenApiDocument)) as unknown as typeof generated;
 }
 
 type Json = Record<string, unknown>;
@@ -70,6 +71,8 @@ const TAGS: Record<string, string> = {
   billing: 'Plans, Stripe checkout and portal, seats.',
   admin: 'System administration (admin and superadmin system roles).',
   system: 'System-wide settings.',
+  'api-keys': "Organization API keys: machine access acting for one organization with a role.",
+  webhooks: 'Outbound webhooks: endpoints, secrets, delivery log (events: see `webhooks`).',
 };
 
 /** What every error body is, on every status (the REST bridge and the query lane both send it). */

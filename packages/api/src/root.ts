@@ -9,6 +9,7 @@ import { organizationsRouter } from './routers/organizations.js';
 import { systemRouter } from './routers/system.js';
 import { tasksRouter } from './routers/tasks.js';
 import { usersRouter } from './routers/users.js';
+import { webhooksRouter } from './routers/webhooks.js';
 import { router } from './trpc.js';
 
 export const appRouter = router({
@@ -21,6 +22,7 @@ export const appRouter = router({
   assets: assetsRouter,
   billing: billingRouter,
   apiKeys: apiKeysRouter,
+  webhooks: webhooksRouter,
   admin: adminRouter,
   system: systemRouter,
 });

@@ -11,6 +11,7 @@ import {
   subscriptions,
 } from '@woopdi/db';
 import { and, eq, inArray, ne, notExists, notInArray, sql } from 'drizzle-orm';
+import { emitWebhookEvent } from './webhooks/emit.js';
 import type { EventBus } from './bus.js';
 import type { Config } from './config.js';
 import { publishOrganizationChanged, userChannel, userEvent } from './events.js';
@@ -160,6 +161,13 @@ export async function applySubscription(
     current.priceId !== snap.priceId ||
     current.cancelAtPeriodEnd !== snap.cancelAtPeriodEnd ||
     (current.currentPeriodEnd?.getTime() ?? null) !== (snap.currentPeriodEnd?.getTime() ?? null);
+  if (changed && !org.deletedAt) {
+    await emitWebhookEvent(tx, organizationId, 'subscription.updated', {
+      plan: snap.plan,
+      status: snap.status,
+      seats: snap.seats,
+    });
+  }
   return {
     organizationId,
     organizationDeleted: org.deletedAt !== null,

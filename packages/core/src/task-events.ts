@@ -4,6 +4,7 @@
 // whoever tries. Publishing on task:{taskId} happens afterwards without waiting: the event is
 // already durable in Postgres, and a lost publish only delays followers (they re-read the table).
 import type { DbHandle, DbOrTx } from '@woopdi/db';
+import { WEBHOOK_JOB_MAX_ATTEMPTS } from './webhooks/emit.js';
 import type { EventBus } from './bus.js';
 import { taskChannel } from './events.js';
 import type { Logger } from './logger.js';
@@ -93,11 +94,12 @@ export async function appendEvent(
   const status = update.status ?? (terminal ? (event.type === 'task_end' ? 'succeeded' : 'failed') : null);
   const at = new Date();
   const payload = payloadOf(event);
+  const hookType = status === 'succeeded' ? 'task.succeeded' : status === 'failed' ? 'task.failed' : null;
   const sql = sqlOf(db);
   // The WHERE clause is the guard: a concurrent terminal append commits first and this one, re-checking
   // the row it waited for, matches nothing. Every parameter is cast, so the statement is prepared
   // once with stable types.
-  const rows = await sql<{ seq: number; cancelRequested: boolean }[]>`
+  const rows = await sql<{ seq: number; cancelRequested: boolean; webhooks: number }[]>`
     with appended as (
       update tasks set
         last_seq = last_seq + 1,
@@ -110,14 +112,41 @@ export async function appendEvent(
         attempts = coalesce(${update.attempts ?? null}::int, attempts),
         updated_at = now()
       where id = ${taskId}::uuid and status in ('queued', 'running')
-      returning id, last_seq, cancel_requested_at
+      returning id, last_seq, cancel_requested_at, organization_id, kind, error
     ), stored as (
       insert into task_events (task_id, seq, type, payload, at)
       select id, last_seq, ${event.type}::text, ${JSON.stringify(payload)}::jsonb, ${at.toISOString()}::timestamptz
       from appended
       returning seq
+    ), hooks as (
+      -- task.succeeded / task.failed for the organization's webhook endpoints, in this same statement
+      -- (so they exist if and only if the task's end does); the body as core's webhookBody builds it.
+      insert into webhook_deliveries (endpoint_id, organization_id, event_type, body, next_attempt_at)
+      select e.id, a.organization_id, ${hookType}::text,
+        json_build_object(
+          'type', ${hookType}::text,
+          'timestamp', ${at.toISOString()}::text,
+          'organizationId', a.organization_id,
+          'data', case when ${hookType}::text = 'task.failed'
+            then json_build_object('taskId', a.id, 'kind', a.kind, 'error', a.error)
+            else json_build_object('taskId', a.id, 'kind', a.kind) end
+        )::text,
+        now()
+      from appended a
+      join webhook_endpoints e on e.organization_id = a.organization_id
+      where ${hookType}::text is not null and e.enabled
+        and (cardinality(e.event_types) = 0 or ${hookType}::text = any(e.event_types))
+      returning id
+    ), jobs as (
+      select graphile_worker.add_job(
+        identifier => 'webhook_deliver',
+        payload => json_build_object('deliveryId', h.id),
+        max_attempts => ${WEBHOOK_JOB_MAX_ATTEMPTS}::int,
+        job_key => 'webhook_delivery:' || h.id
+      ) from hooks h
     )
-    select stored.seq, appended.cancel_requested_at is not null as "cancelRequested"
+    select stored.seq, appended.cancel_requested_at is not null as "cancelRequested",
+      (select count(*) from jobs)::int as "webhooks"
     from stored, appended`;
   const row = rows[0];
   if (!row) throw await refusal(sql, taskId);

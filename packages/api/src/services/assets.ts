@@ -217,12 +217,21 @@ export async function completeUpload(
       `The uploaded file is not a ${row.contentType} file; it was removed. Upload a file of the declared type.`,
     );
   }
-  const [updated] = await deps.db
-    .update(assets)
-    .set({ status: 'ready', checksum: sha256, completedAt: new Date() })
-    .where(eq(assets.id, row.id))
-    .returning();
-  if (!updated) throw notFound('Asset');
+  const updated = await deps.db.transaction(async (tx) => {
+    const [ready] = await tx
+      .update(assets)
+      .set({ status: 'ready', checksum: sha256, completedAt: new Date() })
+      .where(eq(assets.id, row.id))
+      .returning();
+    if (!ready) throw notFound('Asset');
+    await emitWebhookEvent(tx, ready.organizationId, 'asset.created', {
+      assetId: ready.id,
+      filename: ready.filename,
+      contentType: ready.contentType,
+      size: ready.size,
+    });
+    return ready;
+  });
   return publicAsset(updated);
 }
 
@@ -362,7 +371,7 @@ export async function uploadStream(
     }
     const [row] = await deps.db.transaction(async (tx) => {
       await reserveQuota(deps, tx, actor.organizationId, written.size);
-      return tx
+      const inserted = await tx
         .insert(assets)
         .values({
           id,
@@ -379,6 +388,13 @@ export async function uploadStream(
           completedAt: new Date(),
         })
         .returning();
+      await emitWebhookEvent(tx, actor.organizationId, 'asset.created', {
+        assetId: id,
+        filename,
+        contentType,
+        size: written.size,
+      });
+      return inserted;
     });
     return row!;
   } catch (error) {

@@ -1,4 +1,4 @@
-import type { Config, EventBus, Logger, RateLimits, Storage, Stripe } from '@woopdi/core';
+import type { Config, EventBus, HostResolver, Logger, RateLimits, Storage, Stripe } from '@woopdi/core';
 import type { Db } from '@woopdi/db';
 import type { AccessTokens } from './access-tokens.js';
 
@@ -14,6 +14,8 @@ export interface ServiceDeps {
   storage: Storage;
   /** Set when STRIPE_SECRET_KEY is (billing is disabled without it). */
   stripe?: Stripe;
+  /** How webhook target hosts are resolved for the SSRF check; default the system resolver. */
+  webhookResolver?: HostResolver;
 }
 
 export interface ClientInfo {

@@ -1,5 +1,6 @@
 // Asset rows and their objects, for the code that creates files outside an upload (the worker's
 // exports and generated images) and for quota checks shared by the API's two upload paths.
+import { emitWebhookEvent } from '../webhooks/emit.js';
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { assets, type Db, type DbOrTx, type OrgRole } from '@woopdi/db';
@@ -57,7 +58,8 @@ export async function storeAsset(deps: { db: Db; storage: Storage }, input: Stor
     ...(input.maxBytes !== undefined && { maxBytes: input.maxBytes }),
   });
   try {
-    const [row] = await deps.db
+    const row = await deps.db.transaction(async (tx) => {
+      const [stored] = await tx
       .insert(assets)
       .values({
         id,
@@ -75,7 +77,15 @@ export async function storeAsset(deps: { db: Db; storage: Storage }, input: Stor
         completedAt: new Date(),
       })
       .returning();
-    return row!;
+      await emitWebhookEvent(tx, input.organizationId, 'asset.created', {
+        assetId: id,
+        filename: input.filename,
+        contentType: input.contentType,
+        size: written.size,
+      });
+      return stored!;
+    });
+    return row;
   } catch (error) {
     await deps.storage.delete(storageKey).catch(() => {});
     throw error;

@@ -42,12 +42,13 @@ export async function emitWebhookEvent<T extends WebhookEventType>(
   const rows = await tx.execute<{ id: string }>(sql`
     with inserted as (
       insert into webhook_deliveries (endpoint_id, organization_id, event_type, body, next_attempt_at)
-      select e.id, e.organization_id, ${type}, ${body}, now()
+      select e.id, e.organization_id, ${type}::text, ${body}::text, now()
       from webhook_endpoints e
-      where e.organization_id = ${organizationId}
+      where e.organization_id = ${organizationId}::uuid
         and e.enabled
-        and (cardinality(e.event_types) = 0 or ${type} = any(e.event_types))
-        and (${options.endpointId ?? null}::uuid is null or e.id = ${options.endpointId ?? null}::uuid)
+        and (${options.endpointId ?? null}::uuid is null
+          and (cardinality(e.event_types) = 0 or ${type}::text = any(e.event_types))
+          or e.id = ${options.endpointId ?? null}::uuid)
       returning id
     )
     select i.id, graphile_worker.add_job(
