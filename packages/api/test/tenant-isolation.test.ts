@@ -31,6 +31,9 @@ interface Victim {
   exportAssetId: string;
   /** An API key of B (api_keys.id). */
   apiKeyId: string;
+  /** A webhook endpoint of B, and one of its deliveries. */
+  webhookId: string;
+  deliveryId: string;
 }
 /** The attacker's own organization A, for inputs that mix A's organization with B's other ids. */
 interface Attacker {
@@ -129,6 +132,34 @@ const MATRIX: Record<string, Entry> = {
   'billing.updateSeats': { input: (b) => ({ organizationId: b.organizationId, seats: 50 }) },
   'apiKeys.create': { input: (b) => ({ organizationId: b.organizationId, name: 'planted', role: 'ADMIN' }) },
   'apiKeys.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'webhooks.create': {
+    input: (b) => ({ organizationId: b.organizationId, url: 'https://attacker.example/collect' }),
+  },
+  'webhooks.list': { input: (b) => ({ organizationId: b.organizationId }) },
+  'webhooks.update': {
+    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId, url: 'https://attacker.example/x' }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId, enabled: false }],
+  },
+  'webhooks.delete': {
+    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId }],
+  },
+  'webhooks.rotateSecret': {
+    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId }],
+  },
+  'webhooks.test': {
+    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId }],
+  },
+  'webhooks.deliveries': {
+    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId }],
+  },
+  'webhooks.redeliver': {
+    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId, deliveryId: b.deliveryId }),
+    mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId, deliveryId: b.deliveryId }],
+  },
   'apiKeys.revoke': {
     input: (b) => ({ organizationId: b.organizationId, apiKeyId: b.apiKeyId }),
     mixed: (b, a) => [{ organizationId: a.organizationId, apiKeyId: b.apiKeyId }],
@@ -213,6 +244,9 @@ async function snapshotOfB() {
     plan: await deps.sql`select plan, stripe_customer_id from organizations where id = ${id}`,
     secrets:
       await deps.sql`select name, sealed_value, updated_at from organization_secrets where organization_id = ${id}`,
+    webhooks:
+      await deps.sql`select id, url, enabled, sealed_secret, sealed_previous_secret from webhook_endpoints where organization_id = ${id} order by id`,
+    deliveries: await deps.sql`select id, status from webhook_deliveries where organization_id = ${id} order by id`,
     apiKeys:
       await deps.sql`select id, revoked_at, last_used_at from api_keys where organization_id = ${id} and name <> 'B member key' order by id`,
     activeOrgOfOutsiders: await deps.db
@@ -224,6 +258,8 @@ async function snapshotOfB() {
 
 beforeAll(async () => {
   deps = await createTestDeps({ ...NO_SEAT_LIMIT, ...KINDS_ENTITLED });
+  // B's webhook host: resolved by the SSRF check at creation, never contacted (no worker here).
+  deps.webhookResolver = async () => [{ address: '93.184.215.14', family: 4 }];
   const [ownerB, adminB, memberB, attacker, loner] = await Promise.all(
     ['bowner', 'badmin', 'bmember', 'attacker', 'loner'].map((p) => signUp(deps, uniqueEmail(p))),
   );
@@ -273,6 +309,11 @@ beforeAll(async () => {
     name: 'B member key',
     role: 'MEMBER',
   });
+  const hookOfB = await ownerB!.api.webhooks.create({
+    organizationId: orgB.id,
+    url: 'https://hooks.bravo.example/woopdi',
+  });
+  const testOfB = await ownerB!.api.webhooks.test({ organizationId: orgB.id, webhookId: hookOfB.webhook.id });
   const attackerKey = await attacker!.api.apiKeys.create({
     organizationId: orgA.id,
     name: 'A admin key',
@@ -288,6 +329,8 @@ beforeAll(async () => {
     assetId,
     exportAssetId: exported.id,
     apiKeyId: keyOfB.apiKey.id,
+    webhookId: hookOfB.webhook.id,
+    deliveryId: testOfB.deliveryId,
   };
   attackerOrg = { organizationId: orgA.id, assetId: own.assetId };
   secrets = {
@@ -304,6 +347,8 @@ beforeAll(async () => {
       assetId,
       exported.id,
       keyOfB.apiKey.id,
+      hookOfB.webhook.id,
+      testOfB.deliveryId,
     ],
   };
   tokens.attackerKey = attackerKey.key;
