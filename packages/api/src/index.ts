@@ -3,7 +3,7 @@ export type { ApiDeps, Context, RequestMeta, Session } from './context.js';
 export { createContextFactory } from './context.js';
 export { appErrorOf } from './errors.js';
 export { authenticate } from './middleware/auth.js';
-export { type Membership, requireMembership } from './middleware/membership.js';
+export { type Membership, requireMembership, requireMembershipOf } from './middleware/membership.js';
 export { createOpenApiDocument } from './openapi.js';
 export { type AppRouter, appRouter } from './root.js';
 export {

@@ -9,7 +9,7 @@ import {
   authenticate,
   createContextFactory,
   getAsset,
-  requireMembership,
+  requireMembershipOf,
   uploadStream,
 } from '@woopdi/api';
 import { AppError, badRequest } from '@woopdi/core';
@@ -77,7 +77,8 @@ export function assetUploadRoute(deps: ApiDeps): RequestHandler {
       const ctx = createContext({ req });
       const session = await authenticate(ctx);
       if (!UUID.test(organizationId)) throw badRequest('organizationId: Invalid UUID');
-      const membership = await requireMembership(ctx, session.userId, organizationId, 'MEMBER');
+      // An API key uploads as itself (its organization, its role), not as its creator.
+      const membership = await requireMembershipOf(ctx, session, organizationId, 'MEMBER');
       if (!req.is('multipart/form-data')) {
         throw badRequest('Send multipart/form-data with the file in a field named "file".');
       }

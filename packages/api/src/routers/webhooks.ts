@@ -1,11 +1,11 @@
-import { uuid, webhookEventTypes } from '@woopdi/core';
+import { uuid, type WebhookEventType, webhookEventTypes } from '@woopdi/core';
 import { z } from 'zod';
 import { isoDate } from '../schemas.js';
 import * as webhooks from '../services/webhooks.js';
 import { orgProcedure, router } from '../trpc.js';
 
 const tags = ['webhooks'];
-const eventType = z.enum(webhookEventTypes as [string, ...string[]]);
+const eventType = z.enum(webhookEventTypes as [WebhookEventType, ...WebhookEventType[]]);
 
 const webhook = z.object({
   id: uuid(),
