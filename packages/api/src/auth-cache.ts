@@ -61,6 +61,8 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
       for (const key of memberships.keys()) if (key.startsWith(`${inv.userId}:`)) memberships.delete(key);
     } else {
       organizations.delete(inv.organizationId);
+      // A deleted organization's keys stop working at once too.
+      for (const [keyId, k] of apiKeys.entries()) if (k.organizationId === inv.organizationId) apiKeys.delete(keyId);
       for (const key of memberships.keys())
         if (key.endsWith(`:${inv.organizationId}`)) memberships.delete(key);
     }
