@@ -2,6 +2,7 @@ export { type AuthCache, createAuthCache } from './auth-cache.js';
 export type { ApiDeps, Context, RequestMeta, Session } from './context.js';
 export { createContextFactory } from './context.js';
 export { appErrorOf } from './errors.js';
+export { isApiKeyToken } from './middleware/api-key-auth.js';
 export { authenticate } from './middleware/auth.js';
 export { type Membership, requireMembership, requireMembershipOf } from './middleware/membership.js';
 export { createOpenApiDocument } from './openapi.js';

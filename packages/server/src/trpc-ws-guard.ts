@@ -9,7 +9,14 @@
 import type { IncomingMessage } from 'node:http';
 import { getErrorShape, TRPCError, transformTRPCResponse } from '@trpc/server';
 import type { CreateWSSContextFnOptions } from '@trpc/server/adapters/ws';
-import { type ApiDeps, appRouter, type Context, createContextFactory } from '@woopdi/api';
+import {
+  type ApiDeps,
+  appRouter,
+  authenticate,
+  type Context,
+  createContextFactory,
+  isApiKeyToken,
+} from '@woopdi/api';
 import type { RawData, WebSocket } from 'ws';
 import { type ConnectionLimits, tooManyForUserReason } from './socket-limits.js';
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_SLOW } from './task-ws.js';
@@ -130,9 +137,15 @@ export function withUserSlot(deps: ApiDeps, limits: ConnectionLimits) {
     const ctx = createContext(opts);
     const ws = opts.res;
     if (!ctx.accessToken) return ctx;
-    const claims = await deps.accessTokens.verify(ctx.accessToken);
-    if (!claims || ws.readyState !== ws.OPEN) return ctx;
-    const release = limits.forUser(claims.sub);
+    // An organization API key holds slots of its own (not its creator's); an invalid one takes none.
+    const holder = isApiKeyToken(ctx.accessToken)
+      ? await authenticate(ctx).then(
+          (session) => `apikey:${session.apiKey!.id}`,
+          () => undefined,
+        )
+      : (await deps.accessTokens.verify(ctx.accessToken))?.sub;
+    if (!holder || ws.readyState !== ws.OPEN) return ctx;
+    const release = limits.forUser(holder);
     if (!release) {
       const reason = tooManyForUserReason(limits.maxPerUser);
       closeThenCut(ws, CLOSE_TRY_AGAIN_LATER, reason);
