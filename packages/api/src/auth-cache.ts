@@ -62,7 +62,8 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
     } else {
       organizations.delete(inv.organizationId);
       // A deleted organization's keys stop working at once too.
-      for (const [keyId, k] of apiKeys.entries()) if (k.organizationId === inv.organizationId) apiKeys.delete(keyId);
+      for (const [keyId, k] of apiKeys.entries())
+        if (k.organizationId === inv.organizationId) apiKeys.delete(keyId);
       for (const key of memberships.keys())
         if (key.endsWith(`:${inv.organizationId}`)) memberships.delete(key);
     }
@@ -73,7 +74,7 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
     for await (const inv of subscription) drop(inv);
   })().catch(() => {
     // Without invalidations the cache could serve stale permissions: stop using it.
-    for (const cache of [sessions, memberships, organizations, apiKeys] as LRUCache<string, {}>[]) {
+    for (const cache of [sessions, memberships, organizations, apiKeys] as LRUCache<string, object>[]) {
       cache.clear();
       cache.set = () => cache as never;
     }

@@ -29,7 +29,9 @@ export function addWebhooks<D extends object>(doc: D): D {
         })),
         requestBody: {
           required: true,
-          content: { 'application/json': { schema: z.toJSONSchema(webhookBodySchema(type), { io: 'input' }) } },
+          content: {
+            'application/json': { schema: z.toJSONSchema(webhookBodySchema(type), { io: 'input' }) },
+          },
         },
         responses: { '200': { description: 'Any 2xx: received. Redirects are not followed.' } },
       },

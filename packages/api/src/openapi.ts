@@ -71,7 +71,7 @@ const TAGS: Record<string, string> = {
   billing: 'Plans, Stripe checkout and portal, seats.',
   admin: 'System administration (admin and superadmin system roles).',
   system: 'System-wide settings.',
-  'api-keys': "Organization API keys: machine access acting for one organization with a role.",
+  'api-keys': 'Organization API keys: machine access acting for one organization with a role.',
   webhooks: 'Outbound webhooks: endpoints, secrets, delivery log (events: see `webhooks`).',
 };
 

@@ -92,7 +92,9 @@ describe('creating and listing keys', () => {
 
   it('refuses an expiry in the past', async () => {
     const past = new Date(Date.now() - 60_000).toISOString();
-    const r = await refusal(owner.api.apiKeys.create({ organizationId, name: 'old', role: 'MEMBER', expiresAt: past }));
+    const r = await refusal(
+      owner.api.apiKeys.create({ organizationId, name: 'old', role: 'MEMBER', expiresAt: past }),
+    );
     expect(r.code).toBe('BAD_REQUEST');
     expect(r.message).toContain('expiresAt');
   });
@@ -144,7 +146,8 @@ describe('calling with a key', () => {
 
   it('a malformed, unknown or wrong-secret key is UNAUTHORIZED, with one message', async () => {
     const { key } = await owner.api.apiKeys.create({ organizationId, name: 'k', role: 'MEMBER' });
-    const wrongSecret = `${key.slice(0, -4)}0000` === key ? `${key.slice(0, -4)}1111` : `${key.slice(0, -4)}0000`;
+    const wrongSecret =
+      `${key.slice(0, -4)}0000` === key ? `${key.slice(0, -4)}1111` : `${key.slice(0, -4)}0000`;
     const unknown = `wpd_${'0'.repeat(16)}_${'a'.repeat(64)}`;
     const messages = new Set<string>();
     for (const bad of ['wpd_nope', unknown, wrongSecret]) {
@@ -209,7 +212,14 @@ describe('revocation and expiry', () => {
     await authCache.ready;
     const caller = createCallerFactory(appRouter);
     const withCache = (token: string) =>
-      caller({ ...deps, authCache, accessToken: token, requestId: 't', ip: null, userAgent: null } as Context);
+      caller({
+        ...deps,
+        authCache,
+        accessToken: token,
+        requestId: 't',
+        ip: null,
+        userAgent: null,
+      } as Context);
     try {
       const created = await owner.api.apiKeys.create({ organizationId, name: 'soon gone', role: 'MEMBER' });
       for (let i = 0; i < 3; i++) await withCache(created.key).organizations.get({ organizationId });

@@ -395,7 +395,11 @@ describe('invitations.create and tasks.start through an API key', () => {
   )('$name', async ({ keyRole, kind, outcome }, { expect }) => {
     const organizationId = await freshOrganization();
     const key = await keyIn(organizationId, keyRole);
-    const call = callerFor(deps, key.key).tasks.start({ organizationId, kind, input: SAMPLE_TASK_INPUT[kind] });
+    const call = callerFor(deps, key.key).tasks.start({
+      organizationId,
+      kind,
+      input: SAMPLE_TASK_INPUT[kind],
+    });
     expect(await codeOf(call)).toBe(outcome);
     const rows = await deps.db
       .select({ kind: tasks.kind })

@@ -137,7 +137,11 @@ const MATRIX: Record<string, Entry> = {
   },
   'webhooks.list': { input: (b) => ({ organizationId: b.organizationId }) },
   'webhooks.update': {
-    input: (b) => ({ organizationId: b.organizationId, webhookId: b.webhookId, url: 'https://attacker.example/x' }),
+    input: (b) => ({
+      organizationId: b.organizationId,
+      webhookId: b.webhookId,
+      url: 'https://attacker.example/x',
+    }),
     mixed: (b, a) => [{ organizationId: a.organizationId, webhookId: b.webhookId, enabled: false }],
   },
   'webhooks.delete': {
@@ -246,7 +250,8 @@ async function snapshotOfB() {
       await deps.sql`select name, sealed_value, updated_at from organization_secrets where organization_id = ${id}`,
     webhooks:
       await deps.sql`select id, url, enabled, sealed_secret, sealed_previous_secret from webhook_endpoints where organization_id = ${id} order by id`,
-    deliveries: await deps.sql`select id, status from webhook_deliveries where organization_id = ${id} order by id`,
+    deliveries:
+      await deps.sql`select id, status from webhook_deliveries where organization_id = ${id} order by id`,
     apiKeys:
       await deps.sql`select id, revoked_at, last_used_at from api_keys where organization_id = ${id} and name <> 'B member key' order by id`,
     activeOrgOfOutsiders: await deps.db
@@ -303,7 +308,11 @@ beforeAll(async () => {
   });
   const orgA = await attacker!.api.organizations.create({ name: 'Alpha Team' });
   const own = await attacker!.api.assets.createUpload({ organizationId: orgA.id, ...upload });
-  const keyOfB = await ownerB!.api.apiKeys.create({ organizationId: orgB.id, name: 'B deploys', role: 'ADMIN' });
+  const keyOfB = await ownerB!.api.apiKeys.create({
+    organizationId: orgB.id,
+    name: 'B deploys',
+    role: 'ADMIN',
+  });
   const memberKeyOfB = await ownerB!.api.apiKeys.create({
     organizationId: orgB.id,
     name: 'B member key',
@@ -452,7 +461,7 @@ describe('calls with another organization’s ids', () => {
     expect(await snapshotOfB()).toEqual(before);
   });
 
-  it("are refused for an ADMIN API key of another organization (as for a non-member), and leak nothing", async () => {
+  it('are refused for an ADMIN API key of another organization (as for a non-member), and leak nothing', async () => {
     const before = await snapshotOfB();
     for (const { path, access } of covered) {
       const entry = MATRIX[path]!;

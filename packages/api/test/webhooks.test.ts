@@ -49,15 +49,20 @@ describe('endpoints', () => {
     expect((create as { message?: string }).message).toContain('resolves to 10.1.2.3');
     const { webhook } = await owner.api.webhooks.create({ organizationId, url: 'https://ok.example/x' });
     expect(
-      await codeOf(owner.api.webhooks.update({ organizationId, webhookId: webhook.id, url: 'http://169.254.169.254/' })),
+      await codeOf(
+        owner.api.webhooks.update({ organizationId, webhookId: webhook.id, url: 'http://169.254.169.254/' }),
+      ),
     ).toBe('BAD_REQUEST');
-    expect(
-      await codeOf(owner.api.webhooks.create({ organizationId, url: 'ftp://files.example/x' })),
-    ).toBe('BAD_REQUEST');
+    expect(await codeOf(owner.api.webhooks.create({ organizationId, url: 'ftp://files.example/x' }))).toBe(
+      'BAD_REQUEST',
+    );
   });
 
   it('rotation answers a new secret and keeps the previous one for 24 h', async () => {
-    const { webhook, secret } = await owner.api.webhooks.create({ organizationId, url: 'https://r.example/x' });
+    const { webhook, secret } = await owner.api.webhooks.create({
+      organizationId,
+      url: 'https://r.example/x',
+    });
     const rotated = await owner.api.webhooks.rotateSecret({ organizationId, webhookId: webhook.id });
     expect(rotated.secret).not.toBe(secret);
     const until = Date.parse(rotated.webhook.previousSecretExpiresAt!);
@@ -81,7 +86,10 @@ describe('deliveries', () => {
     const before = (await queuedJobs(deps.sql, 'webhook_deliver')).length;
     await owner.api.organizations.update({ organizationId, name: 'Hook Owners Renamed' });
     await owner.api.invitations.create({ organizationId, email: 'not-selected@example.com', role: 'MEMBER' });
-    const rows = await deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, webhook.id));
+    const rows = await deps.db
+      .select()
+      .from(webhookDeliveries)
+      .where(eq(webhookDeliveries.endpointId, webhook.id));
     expect(rows.map((r) => [r.eventType, r.status])).toEqual([['organization.updated', 'pending']]);
     expect(JSON.parse(rows[0]!.body)).toMatchObject({
       type: 'organization.updated',
@@ -108,7 +116,11 @@ describe('deliveries', () => {
     expect(await codeOf(owner.api.webhooks.test({ organizationId, webhookId: a.webhook.id }))).toBe(
       'PRECONDITION_FAILED',
     );
-    expect(await owner.api.webhooks.delete({ organizationId, webhookId: b.webhook.id })).toEqual({ deleted: true });
-    expect(await codeOf(owner.api.webhooks.test({ organizationId, webhookId: b.webhook.id }))).toBe('NOT_FOUND');
+    expect(await owner.api.webhooks.delete({ organizationId, webhookId: b.webhook.id })).toEqual({
+      deleted: true,
+    });
+    expect(await codeOf(owner.api.webhooks.test({ organizationId, webhookId: b.webhook.id }))).toBe(
+      'NOT_FOUND',
+    );
   });
 });

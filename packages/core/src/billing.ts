@@ -11,13 +11,13 @@ import {
   subscriptions,
 } from '@woopdi/db';
 import { and, eq, inArray, ne, notExists, notInArray, sql } from 'drizzle-orm';
-import { emitWebhookEvent } from './webhooks/emit.js';
 import type { EventBus } from './bus.js';
 import type { Config } from './config.js';
 import { publishOrganizationChanged, userChannel, userEvent } from './events.js';
 import type { Logger } from './logger.js';
 import type { PlanId } from './plans.js';
 import type { Stripe } from './stripe.js';
+import { emitWebhookEvent } from './webhooks/emit.js';
 
 export interface BillingDeps {
   db: Db;

@@ -61,14 +61,17 @@ const DEFAULT_DISABLE_AFTER = '5d';
 
 /** A list of durations ("5s,5m,2h"), in milliseconds. */
 const durations = (message: string, fallback: string) =>
-  z.string().default(fallback).transform((v, ctx) => {
-    const list = parseDurations(v);
-    if (!list || list.length === 0 || list.length > 20) {
-      ctx.addIssue({ code: 'custom', message });
-      return z.NEVER;
-    }
-    return list;
-  });
+  z
+    .string()
+    .default(fallback)
+    .transform((v, ctx) => {
+      const list = parseDurations(v);
+      if (!list || list.length === 0 || list.length > 20) {
+        ctx.addIssue({ code: 'custom', message });
+        return z.NEVER;
+      }
+      return list;
+    });
 
 /** Tasks one organization of a plan may have queued or running at once (PLAN_*_CONCURRENT_TASKS). */
 const concurrentTasks = (name: string, fallback: number) => {
@@ -184,10 +187,18 @@ const envSchema = z.object({
     DEFAULT_DISABLE_AFTER,
   ),
   WEBHOOK_TIMEOUT_MS: z.coerce
-    .number({ error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
-    .int({ error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
-    .min(100, { error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
-    .max(30_000, { error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)' })
+    .number({
+      error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)',
+    })
+    .int({
+      error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)',
+    })
+    .min(100, {
+      error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)',
+    })
+    .max(30_000, {
+      error: 'WEBHOOK_TIMEOUT_MS must be a whole number of milliseconds from 100 to 30000 (default 10000)',
+    })
     .default(10_000),
 
   SENDGRID_API_KEY: optionalString,
@@ -531,7 +542,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
         ),
     webhooks: {
       // Embedded mode (no DATABASE_URL) is local development: receivers on localhost are the norm.
-      allowPrivateTargets: e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? (!e.IS_PROD && !e.DATABASE_URL && !e.POSTGRES_HOST),
+      allowPrivateTargets:
+        e.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? (!e.IS_PROD && !e.DATABASE_URL && !e.POSTGRES_HOST),
       retryDelaysMs: e.WEBHOOK_RETRY_SCHEDULE,
       disableAfterMs: e.WEBHOOK_DISABLE_AFTER[0]!,
       timeoutMs: e.WEBHOOK_TIMEOUT_MS,

@@ -4,12 +4,12 @@
 // whoever tries. Publishing on task:{taskId} happens afterwards without waiting: the event is
 // already durable in Postgres, and a lost publish only delays followers (they re-read the table).
 import type { DbHandle, DbOrTx } from '@woopdi/db';
-import { WEBHOOK_JOB_MAX_ATTEMPTS } from './webhooks/emit.js';
 import type { EventBus } from './bus.js';
 import { taskChannel } from './events.js';
 import type { Logger } from './logger.js';
 import { metrics } from './metrics.js';
 import { isTerminalEvent, type TaskEvent, type TaskEventType } from './tasks.js';
+import { WEBHOOK_JOB_MAX_ATTEMPTS } from './webhooks/emit.js';
 
 export interface NewTaskEvent {
   type: TaskEventType;

@@ -21,7 +21,9 @@ describe('webhook settings', () => {
   });
 
   it('refuse WEBHOOK_ALLOW_PRIVATE_TARGETS=true in production, naming the variable', () => {
-    expect(configError({ ...PROD, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' })).toContain('WEBHOOK_ALLOW_PRIVATE_TARGETS');
+    expect(configError({ ...PROD, WEBHOOK_ALLOW_PRIVATE_TARGETS: 'true' })).toContain(
+      'WEBHOOK_ALLOW_PRIVATE_TARGETS',
+    );
   });
 
   it('parse the retry schedule and the disable period, and explain a bad one', () => {
@@ -31,10 +33,15 @@ describe('webhook settings', () => {
     expect(total / 3_600_000).toBeLessThan(28);
     expect(defaults.disableAfterMs).toBe(5 * 86_400_000);
     expect(defaults.timeoutMs).toBe(10_000);
-    const custom = loadConfig({ WEBHOOK_RETRY_SCHEDULE: '100ms, 2s,1m', WEBHOOK_DISABLE_AFTER: '90s' }).webhooks;
+    const custom = loadConfig({
+      WEBHOOK_RETRY_SCHEDULE: '100ms, 2s,1m',
+      WEBHOOK_DISABLE_AFTER: '90s',
+    }).webhooks;
     expect(custom.retryDelaysMs).toEqual([100, 2_000, 60_000]);
     expect(custom.disableAfterMs).toBe(90_000);
-    expect(configError({ WEBHOOK_RETRY_SCHEDULE: 'soon' })).toMatch(/^WEBHOOK_RETRY_SCHEDULE is invalid: give the delays/);
+    expect(configError({ WEBHOOK_RETRY_SCHEDULE: 'soon' })).toMatch(
+      /^WEBHOOK_RETRY_SCHEDULE is invalid: give the delays/,
+    );
     expect(configError({ WEBHOOK_TIMEOUT_MS: '50' })).toContain('WEBHOOK_TIMEOUT_MS');
   });
 });

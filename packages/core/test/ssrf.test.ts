@@ -54,13 +54,21 @@ describe('checkTarget', () => {
 
   it('refuses literal private addresses, names that do not resolve, and bad URLs', async () => {
     const resolve = resolver({});
-    for (const raw of ['http://127.0.0.1:8080/x', 'http://[::1]/x', 'http://169.254.169.254/latest/meta-data']) {
+    for (const raw of [
+      'http://127.0.0.1:8080/x',
+      'http://[::1]/x',
+      'http://169.254.169.254/latest/meta-data',
+    ]) {
       await expect(
         checkTarget(parseTargetUrl(raw, false), { allowPrivate: false, requireHttps: false, resolve }),
       ).rejects.toThrow(/private, loopback/);
     }
     await expect(
-      checkTarget(parseTargetUrl('https://nowhere.example/', true), { allowPrivate: false, requireHttps: true, resolve }),
+      checkTarget(parseTargetUrl('https://nowhere.example/', true), {
+        allowPrivate: false,
+        requireHttps: true,
+        resolve,
+      }),
     ).rejects.toThrow(/does not resolve/);
     expect(() => parseTargetUrl('http://hooks.example.com/', true)).toThrow(/https/);
     expect(() => parseTargetUrl('ftp://hooks.example.com/', false)).toThrow(/http or https/);

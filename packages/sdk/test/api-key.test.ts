@@ -1,8 +1,9 @@
 // createWoopdiClient({ apiKey }): a backend acting for an organization without a user. The key goes
 // out on every HTTP call and in the websocket's connection params, is never refreshed, and a
 // revoked key is refused.
-import { startWorker, type WorkerHandle } from '@woopdi/worker';
+
 import { TRPCClientError } from '@trpc/client';
+import { startWorker, type WorkerHandle } from '@woopdi/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskEvent } from '../src/index.js';
 import { closeClients, harness, PASSWORD, startServer, type TestServer, uniqueEmail } from './helpers.js';
@@ -40,7 +41,11 @@ describe('createWoopdiClient({ apiKey })', () => {
     });
     const events: TaskEvent[] = [];
     const terminal = await new Promise<TaskEvent | null>((resolve, reject) => {
-      machine.client.tasks.follow(taskId, { onEvent: (e) => events.push(e), onComplete: resolve, onError: reject });
+      machine.client.tasks.follow(taskId, {
+        onEvent: (e) => events.push(e),
+        onComplete: resolve,
+        onError: reject,
+      });
     });
     expect(terminal?.type).toBe('task_end');
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
@@ -53,7 +58,7 @@ describe('createWoopdiClient({ apiKey })', () => {
     const refused = await machine.client.api.organizations.get
       .query({ organizationId: org.id })
       .catch((e: unknown) => e);
-    expect((refused as TRPCClientError<never>).data?.code).toBe('UNAUTHORIZED');
+    expect((refused as { data?: { code?: string } }).data?.code).toBe('UNAUTHORIZED');
     // Never refreshed: an API key has no refresh token.
     expect(machine.refreshes()).toBe(0);
     expect(machine.tokenChanges).toEqual([]);

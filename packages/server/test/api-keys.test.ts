@@ -29,7 +29,13 @@ async function waitReady(api: Api) {
   const deadline = Date.now() + 45_000;
   while (Date.now() < deadline) {
     if (api.child.exitCode !== null) throw new Error(`the api exited:\n${api.output()}`);
-    if (await fetch(`${api.url}/readyz`).then((r) => r.ok, () => false)) return;
+    if (
+      await fetch(`${api.url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`the api did not get ready:\n${api.output()}`);
@@ -91,9 +97,15 @@ describe.skipIf(!redisUrl)('organization API keys on two api processes', () => {
     });
     organizationId = org.body.id;
     const strangerToken = await signup(`keys-stranger-${process.pid}@example.com`);
-    const other = await rest<{ id: string }>(a.url, 'POST', '/organizations/create-organization', strangerToken, {
-      name: 'Someone Else',
-    });
+    const other = await rest<{ id: string }>(
+      a.url,
+      'POST',
+      '/organizations/create-organization',
+      strangerToken,
+      {
+        name: 'Someone Else',
+      },
+    );
     otherOrganizationId = other.body.id;
   }, 90_000);
 
@@ -136,7 +148,12 @@ describe.skipIf(!redisUrl)('organization API keys on two api processes', () => {
     const other = await rest<{ message: string }>(b.url, 'GET', `/organizations/${otherOrganizationId}`, key);
     expect(other.status).toBe(403);
     expect(other.body.message).toBe('You are not a member of this organization.');
-    const unknown = await rest(b.url, 'GET', `/organizations/${organizationId}`, `wpd_${'0'.repeat(16)}_${'1'.repeat(64)}`);
+    const unknown = await rest(
+      b.url,
+      'GET',
+      `/organizations/${organizationId}`,
+      `wpd_${'0'.repeat(16)}_${'1'.repeat(64)}`,
+    );
     expect(unknown.status).toBe(401);
   });
 
@@ -145,7 +162,9 @@ describe.skipIf(!redisUrl)('organization API keys on two api processes', () => {
     const statuses: number[] = [];
     let last: Response | undefined;
     for (let i = 0; i < LIMIT + 1; i++) {
-      last = await fetch(`${(i % 2 ? a : b).url}/api/organizations/${organizationId}`, { headers: withKey(key) });
+      last = await fetch(`${(i % 2 ? a : b).url}/api/organizations/${organizationId}`, {
+        headers: withKey(key),
+      });
       statuses.push(last.status);
       await last.arrayBuffer();
     }
@@ -163,7 +182,12 @@ describe.skipIf(!redisUrl)('organization API keys on two api processes', () => {
     for (let i = 0; i < 3; i++) {
       expect((await rest(b.url, 'GET', `/organizations/${organizationId}`, key)).status).toBe(200);
     }
-    const revoked = await rest(a.url, 'DELETE', `/organizations/${organizationId}/api-keys/${apiKey.id}`, ownerToken);
+    const revoked = await rest(
+      a.url,
+      'DELETE',
+      `/organizations/${organizationId}/api-keys/${apiKey.id}`,
+      ownerToken,
+    );
     expect(revoked.status).toBe(200);
     const started = performance.now();
     let status = 200;
@@ -172,7 +196,9 @@ describe.skipIf(!redisUrl)('organization API keys on two api processes', () => {
       if (performance.now() - started > 1_000) break;
     }
     expect(status).toBe(401);
-    console.info(`api-keys: revocation seen by the other instance after ${(performance.now() - started).toFixed(1)} ms`);
+    console.info(
+      `api-keys: revocation seen by the other instance after ${(performance.now() - started).toFixed(1)} ms`,
+    );
   });
 
   it('never writes a key secret to either process log', async () => {

@@ -22,7 +22,9 @@ let webhooks: Record<string, WebhookOp>;
 
 beforeAll(async () => {
   server = await startTestServer();
-  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { webhooks: Record<string, WebhookOp> };
+  const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+    webhooks: Record<string, WebhookOp>;
+  };
   webhooks = doc.webhooks;
 });
 afterAll(() => server?.close());
@@ -33,7 +35,12 @@ describe('the OpenAPI webhooks section', () => {
     expect(webhookEventTypes).toHaveLength(16);
     for (const [type, op] of Object.entries(webhooks)) {
       const schema = op.post.requestBody.content['application/json'].schema;
-      expect(Object.keys(schema.properties).sort(), type).toEqual(['data', 'organizationId', 'timestamp', 'type']);
+      expect(Object.keys(schema.properties).sort(), type).toEqual([
+        'data',
+        'organizationId',
+        'timestamp',
+        'type',
+      ]);
       expect(schema.properties.type!.const, type).toBe(type);
       expect(op.post.parameters.map((p) => p.name).sort()).toEqual([
         'webhook-id',
@@ -41,8 +48,11 @@ describe('the OpenAPI webhooks section', () => {
         'webhook-timestamp',
       ]);
     }
-    expect(Object.keys(webhooks['member.added']!.post.requestBody.content['application/json'].schema.properties.data!.properties!).sort()).toEqual(
-      ['email', 'role', 'userId'],
-    );
+    expect(
+      Object.keys(
+        webhooks['member.added']!.post.requestBody.content['application/json'].schema.properties.data!
+          .properties!,
+      ).sort(),
+    ).toEqual(['email', 'role', 'userId']);
   });
 });

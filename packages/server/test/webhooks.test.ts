@@ -6,9 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { callerFor, createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import type { HostResolver } from '@woopdi/core';
-import { auditLog, emailOutbox, webhookDeliveries, webhookEndpoints } from '@woopdi/db';
 import { startWorker, type WorkerHandle } from '@woopdi/worker';
-import { and, eq } from 'drizzle-orm';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, uniqueEmail } from './helpers.js';
@@ -120,8 +118,13 @@ describe('deliveries to local receivers (private targets allowed, short retries)
     expect(secret).toMatch(/^whsec_/);
     const inviteeEmail = uniqueEmail('invitee');
     const invitee = await callerFor(deps).auth.signup({ email: inviteeEmail, password: PASSWORD });
-    await owner.api.invitations.create({ organizationId: owner.organizationId, email: inviteeEmail, role: 'MEMBER' });
-    const [mail] = await deps.db.select().from(emailOutbox).where(eq(emailOutbox.to, inviteeEmail));
+    await owner.api.invitations.create({
+      organizationId: owner.organizationId,
+      email: inviteeEmail,
+      role: 'MEMBER',
+    });
+    const [mail] = await deps.sql<{ payload: { url: string } }[]>`
+      select payload from email_outbox where "to" = ${inviteeEmail}`;
     const token = new URL(String(mail!.payload.url)).searchParams.get('token')!;
     await callerFor(deps, invitee.tokens.accessToken).invitations.accept({ token });
 
@@ -136,23 +139,36 @@ describe('deliveries to local receivers (private targets allowed, short retries)
     });
     expect(receiver.received[0]!.headers['webhook-id']).toMatch(/^msg_[0-9a-f]{32}$/);
     expect(() => verify(`whsec_${Buffer.alloc(32, 7).toString('base64')}`, receiver.received[0]!)).toThrow();
-    const rows = await deps.db.select().from(webhookDeliveries).where(eq(webhookDeliveries.endpointId, webhook.id));
-    expect(rows.map((r) => [r.eventType, r.status])).toEqual([['member.added', 'succeeded']]);
+    const rows = await deps.sql<{ event_type: string; status: string }[]>`
+      select event_type, status from webhook_deliveries where endpoint_id = ${webhook.id}`;
+    expect(rows.map((r) => [r.event_type, r.status])).toEqual([['member.added', 'succeeded']]);
   });
 
   it('500 twice then 200 → delivered, the same webhook-id three times, every attempt recorded', async () => {
     const owner = await ownerWithTeam(w.deps);
-    const receiver = await startReceiver((n, _req, res) => void res.writeHead(n <= 2 ? 500 : 200).end(`answer ${n}`));
-    const { webhook, secret } = await owner.api.webhooks.create({ organizationId: owner.organizationId, url: receiver.url });
+    const receiver = await startReceiver(
+      (n, _req, res) => void res.writeHead(n <= 2 ? 500 : 200).end(`answer ${n}`),
+    );
+    const { webhook, secret } = await owner.api.webhooks.create({
+      organizationId: owner.organizationId,
+      url: receiver.url,
+    });
     const { deliveryId, webhookMessageId } = await owner.api.webhooks.test({
       organizationId: owner.organizationId,
       webhookId: webhook.id,
     });
     await until('three attempts', () => receiver.received.length >= 3);
-    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([webhookMessageId, webhookMessageId, webhookMessageId]);
+    expect(receiver.received.map((r) => r.headers['webhook-id'])).toEqual([
+      webhookMessageId,
+      webhookMessageId,
+      webhookMessageId,
+    ]);
     for (const r of receiver.received) expect(verify(secret, r).type).toBe('webhook.test');
     const log = await until('the delivery marked succeeded', async () => {
-      const { deliveries } = await owner.api.webhooks.deliveries({ organizationId: owner.organizationId, webhookId: webhook.id });
+      const { deliveries } = await owner.api.webhooks.deliveries({
+        organizationId: owner.organizationId,
+        webhookId: webhook.id,
+      });
       const d = deliveries.find((x) => x.id === deliveryId);
       return d?.status === 'succeeded' ? d : undefined;
     });
@@ -161,7 +177,11 @@ describe('deliveries to local receivers (private targets allowed, short retries)
     expect(log.attemptLog[2]!.responseExcerpt).toBe('answer 1');
 
     // Redeliver sends it once more, with the same id.
-    await owner.api.webhooks.redeliver({ organizationId: owner.organizationId, webhookId: webhook.id, deliveryId });
+    await owner.api.webhooks.redeliver({
+      organizationId: owner.organizationId,
+      webhookId: webhook.id,
+      deliveryId,
+    });
     await until('the redelivery', () => receiver.received.length >= 4);
     expect(receiver.received[3]!.headers['webhook-id']).toBe(webhookMessageId);
   });
@@ -172,10 +192,19 @@ describe('deliveries to local receivers (private targets allowed, short retries)
       if (n === 1) return; // never answers: the sender gives up after WEBHOOK_TIMEOUT_MS
       res.writeHead(204).end();
     });
-    const { webhook } = await owner.api.webhooks.create({ organizationId: owner.organizationId, url: receiver.url });
-    const { deliveryId } = await owner.api.webhooks.test({ organizationId: owner.organizationId, webhookId: webhook.id });
+    const { webhook } = await owner.api.webhooks.create({
+      organizationId: owner.organizationId,
+      url: receiver.url,
+    });
+    const { deliveryId } = await owner.api.webhooks.test({
+      organizationId: owner.organizationId,
+      webhookId: webhook.id,
+    });
     const log = await until('delivered after the timeout', async () => {
-      const { deliveries } = await owner.api.webhooks.deliveries({ organizationId: owner.organizationId, webhookId: webhook.id });
+      const { deliveries } = await owner.api.webhooks.deliveries({
+        organizationId: owner.organizationId,
+        webhookId: webhook.id,
+      });
       const d = deliveries.find((x) => x.id === deliveryId);
       return d?.status === 'succeeded' ? d : undefined;
     });
@@ -188,7 +217,10 @@ describe('deliveries to local receivers (private targets allowed, short retries)
   it('after a secret rotation both the new and the previous secret verify, during the overlap', async () => {
     const owner = await ownerWithTeam(w.deps);
     const receiver = await startReceiver();
-    const created = await owner.api.webhooks.create({ organizationId: owner.organizationId, url: receiver.url });
+    const created = await owner.api.webhooks.create({
+      organizationId: owner.organizationId,
+      url: receiver.url,
+    });
     const rotated = await owner.api.webhooks.rotateSecret({
       organizationId: owner.organizationId,
       webhookId: created.webhook.id,
@@ -216,11 +248,17 @@ describe('deliveries to local receivers (private targets allowed, short retries)
       kind: 'example_streaming',
       input: { steps: 1, intervalMs: 0 },
     });
-    await owner.api.organizations.update({ organizationId: owner.organizationId, name: 'Hooked and renamed' });
+    await owner.api.organizations.update({
+      organizationId: owner.organizationId,
+      name: 'Hooked and renamed',
+    });
     await until('two events', () => receiver.received.length >= 2);
     const events = receiver.received.map((r) => verify(secret, r));
     expect(events.map((e) => e.type).sort()).toEqual(['organization.updated', 'task.succeeded']);
-    expect(events.find((e) => e.type === 'task.succeeded')!.data).toEqual({ taskId, kind: 'example_streaming' });
+    expect(events.find((e) => e.type === 'task.succeeded')!.data).toEqual({
+      taskId,
+      kind: 'example_streaming',
+    });
   });
 });
 
@@ -241,27 +279,27 @@ describe('auto-disable after continuous failure', () => {
   it('an endpoint failing for the whole period is disabled, and the ADMINs get an email', async () => {
     const owner = await ownerWithTeam(w.deps);
     const receiver = await startReceiver((_n, _req, res) => void res.writeHead(500).end('down'));
-    const { webhook } = await owner.api.webhooks.create({ organizationId: owner.organizationId, url: receiver.url });
+    const { webhook } = await owner.api.webhooks.create({
+      organizationId: owner.organizationId,
+      url: receiver.url,
+    });
     await owner.api.webhooks.test({ organizationId: owner.organizationId, webhookId: webhook.id });
     const disabled = await until(
       'the endpoint disabled',
       async () => {
-        const [row] = await w.deps.db.select().from(webhookEndpoints).where(eq(webhookEndpoints.id, webhook.id));
+        const [row] = await w.deps.sql<{ enabled: boolean; disabled_reason: string | null }[]>`
+          select enabled, disabled_reason from webhook_endpoints where id = ${webhook.id}`;
         return row && !row.enabled ? row : undefined;
       },
       10_000,
     );
-    expect(disabled.disabledReason).toContain('HTTP 500');
-    const mails = await w.deps.db
-      .select()
-      .from(emailOutbox)
-      .where(and(eq(emailOutbox.to, owner.email), eq(emailOutbox.template, 'webhook_disabled')));
+    expect(disabled.disabled_reason).toContain('HTTP 500');
+    const mails = await w.deps.sql<{ payload: { endpointUrl: string } }[]>`
+      select payload from email_outbox where "to" = ${owner.email} and template = 'webhook_disabled'`;
     expect(mails).toHaveLength(1);
     expect(mails[0]!.payload.endpointUrl).toBe(receiver.url);
-    const audits = await w.deps.db
-      .select()
-      .from(auditLog)
-      .where(and(eq(auditLog.organizationId, owner.organizationId), eq(auditLog.action, 'webhook.disabled')));
+    const audits = await w.deps.sql`
+      select id from audit_log where organization_id = ${owner.organizationId} and action = 'webhook.disabled'`;
     expect(audits).toHaveLength(1);
     const sent = receiver.received.length;
     await sleep(400);
@@ -319,9 +357,15 @@ describe('SSRF guard (private targets not allowed; an injected resolver)', () =>
     });
     // Now the name points at this machine, where a receiver listens: it must never be reached.
     answers.set('rebind.example', '127.0.0.1');
-    const { deliveryId } = await owner.api.webhooks.test({ organizationId: owner.organizationId, webhookId: webhook.id });
+    const { deliveryId } = await owner.api.webhooks.test({
+      organizationId: owner.organizationId,
+      webhookId: webhook.id,
+    });
     const log = await until('the refused attempts', async () => {
-      const { deliveries } = await owner.api.webhooks.deliveries({ organizationId: owner.organizationId, webhookId: webhook.id });
+      const { deliveries } = await owner.api.webhooks.deliveries({
+        organizationId: owner.organizationId,
+        webhookId: webhook.id,
+      });
       const d = deliveries.find((x) => x.id === deliveryId);
       return d?.status === 'failed' ? d : undefined;
     });

@@ -107,9 +107,7 @@ export async function authenticateApiKey(ctx: Context, token: string): Promise<S
   if (key.revoked) throw unauthorized('This API key was revoked: create a new one.');
   if (key.organizationDeleted) throw unauthorized("This API key's organization was deleted.");
   if (key.expiresAt !== null && key.expiresAt <= Date.now()) {
-    throw unauthorized(
-      `This API key expired at ${new Date(key.expiresAt).toISOString()}: create a new one.`,
-    );
+    throw unauthorized(`This API key expired at ${new Date(key.expiresAt).toISOString()}: create a new one.`);
   }
   if (ctx.logFields) ctx.logFields.apiKeyId = key.keyId;
   await countUse(ctx, key);

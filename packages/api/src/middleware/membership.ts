@@ -104,7 +104,9 @@ export const membershipOf = (
   session: Session,
   organizationId: string,
 ): Promise<Membership | undefined> | Membership | undefined =>
-  session.apiKey ? apiKeyMembership(session, organizationId) : findMembership(ctx, session.userId, organizationId);
+  session.apiKey
+    ? apiKeyMembership(session, organizationId)
+    : findMembership(ctx, session.userId, organizationId);
 
 /** requireMembership for any caller, a user or an API key (which answers as a non-member elsewhere). */
 export async function requireMembershipOf(

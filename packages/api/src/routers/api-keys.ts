@@ -40,7 +40,9 @@ export const apiKeysRouter = router({
         expiresAt: isoDate.optional().describe('When the key stops working; none: it does not expire'),
       }),
     )
-    .output(z.object({ apiKey, key: z.string().describe('The key itself: store it now, it is not shown again') }))
+    .output(
+      z.object({ apiKey, key: z.string().describe('The key itself: store it now, it is not shown again') }),
+    )
     .mutation(({ ctx, input }) => apiKeys.createApiKey(ctx, ctx.membership, input)),
 
   list: orgProcedure('ADMIN')

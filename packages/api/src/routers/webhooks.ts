@@ -23,7 +23,9 @@ const webhook = z.object({
   updatedAt: isoDate,
 });
 
-const secret = z.string().describe('The signing secret (whsec_…): shown only now; verify with a Standard Webhooks library');
+const secret = z
+  .string()
+  .describe('The signing secret (whsec_…): shown only now; verify with a Standard Webhooks library');
 
 const fields = {
   url: z.string().trim().min(1).max(2048).describe('https in production; public addresses only'),
@@ -165,7 +167,10 @@ export const webhooksRouter = router({
     )
     .output(z.object({ deliveries: z.array(delivery), nextCursor: z.string().nullable() }))
     .query(({ ctx, input }) =>
-      webhooks.listDeliveries(ctx, ctx.membership, input.webhookId, { limit: input.limit, cursor: input.cursor }),
+      webhooks.listDeliveries(ctx, ctx.membership, input.webhookId, {
+        limit: input.limit,
+        cursor: input.cursor,
+      }),
     ),
 
   redeliver: orgProcedure('ADMIN')
@@ -180,7 +185,5 @@ export const webhooksRouter = router({
     })
     .input(z.object({ ...byId, deliveryId: uuid() }))
     .output(z.object({ queued: z.literal(true) }))
-    .mutation(({ ctx, input }) =>
-      webhooks.redeliver(ctx, ctx.membership, input.webhookId, input.deliveryId),
-    ),
+    .mutation(({ ctx, input }) => webhooks.redeliver(ctx, ctx.membership, input.webhookId, input.deliveryId)),
 });

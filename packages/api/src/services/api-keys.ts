@@ -1,7 +1,14 @@
 // Organization API keys: created by an ADMIN with a role no higher than their own, shown once,
 // stored as an HMAC of the secret, revoked (never deleted) so the audit log can always name them.
 import { randomBytes } from 'node:crypto';
-import { badRequest, conflict, emitWebhookEvent, forbidden, notFound, publishApiKeyChanged } from '@woopdi/core';
+import {
+  badRequest,
+  conflict,
+  emitWebhookEvent,
+  forbidden,
+  notFound,
+  publishApiKeyChanged,
+} from '@woopdi/core';
 import { apiKeys, type OrgRole, users } from '@woopdi/db';
 import { and, count, desc, eq, isNull } from 'drizzle-orm';
 import { API_KEY_PREFIX, hashApiKeySecret } from '../middleware/api-key-auth.js';
@@ -88,7 +95,12 @@ export async function createApiKey(deps: ServiceDeps, actor: Membership, input: 
       actorApiKeyId: created!.id,
       action: 'api_key.created',
       target: { type: 'api_key', id: created!.id },
-      metadata: { name: input.name, role: input.role, prefix: prefixOf(keyId), expiresAt: input.expiresAt ?? null },
+      metadata: {
+        name: input.name,
+        role: input.role,
+        prefix: prefixOf(keyId),
+        expiresAt: input.expiresAt ?? null,
+      },
     });
     await emitWebhookEvent(tx, actor.organizationId, 'api_key.created', {
       apiKeyId: created!.id,
@@ -98,7 +110,10 @@ export async function createApiKey(deps: ServiceDeps, actor: Membership, input: 
     });
     return created!;
   });
-  const [creator] = await deps.db.select({ email: users.email }).from(users).where(eq(users.id, row.createdBy));
+  const [creator] = await deps.db
+    .select({ email: users.email })
+    .from(users)
+    .where(eq(users.id, row.createdBy));
   return { apiKey: publicKey(row, creator?.email ?? null), key: `${prefixOf(keyId)}_${secret}` };
 }
 

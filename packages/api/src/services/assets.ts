@@ -3,7 +3,17 @@
 // (uploadStream). The client is never trusted: sizes, types and checksums are measured here.
 import { createHash, randomUUID } from 'node:crypto';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
-import { AppError, assetObjectKey, type AssetSource, badRequest, emitWebhookEvent, forbidden, notFound, preconditionFailed, storageUsage } from '@woopdi/core';
+import {
+  AppError,
+  type AssetSource,
+  assetObjectKey,
+  badRequest,
+  emitWebhookEvent,
+  forbidden,
+  notFound,
+  preconditionFailed,
+  storageUsage,
+} from '@woopdi/core';
 import { assets, type DbOrTx, type OrgRole, organizations } from '@woopdi/db';
 import { and, desc, eq, inArray, isNull, or } from 'drizzle-orm';
 import { hasOrgRole, type Membership, orgRoleRank } from '../middleware/membership.js';

@@ -1,4 +1,17 @@
-import { AppError, badRequest, conflict, emitWebhookEvent, forbidden, hashPassword, notFound, publishUserEvent, queueEmail, randomToken, sha256, unauthorized } from '@woopdi/core';
+import {
+  AppError,
+  badRequest,
+  conflict,
+  emitWebhookEvent,
+  forbidden,
+  hashPassword,
+  notFound,
+  publishUserEvent,
+  queueEmail,
+  randomToken,
+  sha256,
+  unauthorized,
+} from '@woopdi/core';
 import { type DbOrTx, invitations, memberships, type OrgRole, organizations, users } from '@woopdi/db';
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm';
 import type { Session } from '../context.js';

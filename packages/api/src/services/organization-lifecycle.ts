@@ -1,5 +1,14 @@
 // Ownership transfer, leaving and deleting: the moves that change who is in an organization.
-import { badRequest, conflict, emitWebhookEvent, enqueueJob, forbidden, liveSubscriptionOf, notFound, publishOrganizationChanged } from '@woopdi/core';
+import {
+  badRequest,
+  conflict,
+  emitWebhookEvent,
+  enqueueJob,
+  forbidden,
+  liveSubscriptionOf,
+  notFound,
+  publishOrganizationChanged,
+} from '@woopdi/core';
 import { type DbOrTx, invitations, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
@@ -94,7 +103,10 @@ export async function leaveOrganization(deps: ServiceDeps, actor: Membership) {
       target: { type: 'user', id: actor.userId },
       metadata: { role: actor.role },
     });
-    await emitWebhookEvent(tx, actor.organizationId, 'member.removed', { userId: actor.userId, reason: 'left' });
+    await emitWebhookEvent(tx, actor.organizationId, 'member.removed', {
+      userId: actor.userId,
+      reason: 'left',
+    });
   });
   await publishRemoved(deps, actor.organizationId, [actor.userId]);
   await publishMembersChanged(deps, actor.organizationId, actor.userId, 'left');

@@ -1,5 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { conflict, emitWebhookEvent, forbidden, notFound, publishOrganizationChanged, publishUserEvent } from '@woopdi/core';
+import {
+  conflict,
+  emitWebhookEvent,
+  forbidden,
+  notFound,
+  publishOrganizationChanged,
+  publishUserEvent,
+} from '@woopdi/core';
 import { type Db, type DbOrTx, memberships, organizations, users } from '@woopdi/db';
 import { and, count, eq, isNull, sql } from 'drizzle-orm';
 import type { ApiDeps } from '../context.js';

@@ -38,7 +38,9 @@ const publicEndpoint = (e: EndpointRow) => ({
   disabledAt: e.disabledAt?.toISOString() ?? null,
   disabledReason: e.disabledReason,
   previousSecretExpiresAt:
-    e.previousSecretExpiresAt && e.previousSecretExpiresAt > new Date() ? e.previousSecretExpiresAt.toISOString() : null,
+    e.previousSecretExpiresAt && e.previousSecretExpiresAt > new Date()
+      ? e.previousSecretExpiresAt.toISOString()
+      : null,
   createdAt: e.createdAt.toISOString(),
   updatedAt: e.updatedAt.toISOString(),
 });
@@ -58,7 +60,9 @@ async function endpointOf(deps: ServiceDeps, actor: Membership, webhookId: strin
   const [row] = await deps.db
     .select()
     .from(webhookEndpoints)
-    .where(and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)));
+    .where(
+      and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)),
+    );
   if (!row) throw notFound('Webhook');
   return row;
 }
@@ -133,7 +137,9 @@ export async function updateEndpoint(
         // Enabled again by a person: a fresh start for the failure clock.
         ...(input.enabled === true && { failingSince: null, disabledAt: null, disabledReason: null }),
       })
-      .where(and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)))
+      .where(
+        and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)),
+      )
       .returning();
     if (!updated) throw notFound('Webhook');
     await audit(tx, {
@@ -152,7 +158,9 @@ export async function deleteEndpoint(deps: ServiceDeps, actor: Membership, webho
   await deps.db.transaction(async (tx) => {
     const [gone] = await tx
       .delete(webhookEndpoints)
-      .where(and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)))
+      .where(
+        and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)),
+      )
       .returning({ id: webhookEndpoints.id, url: webhookEndpoints.url });
     if (!gone) throw notFound('Webhook');
     await audit(tx, {
@@ -173,7 +181,9 @@ export async function rotateSecret(deps: ServiceDeps, actor: Membership, webhook
     const [current] = await tx
       .select()
       .from(webhookEndpoints)
-      .where(and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)))
+      .where(
+        and(eq(webhookEndpoints.id, webhookId), eq(webhookEndpoints.organizationId, actor.organizationId)),
+      )
       .for('update');
     if (!current) throw notFound('Webhook');
     const [updated] = await tx
@@ -199,7 +209,8 @@ export async function rotateSecret(deps: ServiceDeps, actor: Membership, webhook
 /** Sends a webhook.test event to this endpoint only, whatever types it selected. */
 export async function testEndpoint(deps: ServiceDeps, actor: Membership, webhookId: string) {
   const endpoint = await endpointOf(deps, actor, webhookId);
-  if (!endpoint.enabled) throw preconditionFailed('This webhook is disabled: enable it first (webhooks.update).');
+  if (!endpoint.enabled)
+    throw preconditionFailed('This webhook is disabled: enable it first (webhooks.update).');
   const [deliveryId] = await deps.db.transaction((tx) =>
     emitWebhookEvent(
       tx,
@@ -236,7 +247,12 @@ export async function listDeliveries(
     ? await deps.db
         .select()
         .from(webhookAttempts)
-        .where(inArray(webhookAttempts.deliveryId, items.map((d) => d.id)))
+        .where(
+          inArray(
+            webhookAttempts.deliveryId,
+            items.map((d) => d.id),
+          ),
+        )
         .orderBy(desc(webhookAttempts.at))
     : [];
   return {
@@ -269,7 +285,8 @@ export async function listDeliveries(
 /** Sends one delivery again now (same webhook-id); its attempts so far stay in the log. */
 export async function redeliver(deps: ServiceDeps, actor: Membership, webhookId: string, deliveryId: string) {
   const endpoint = await endpointOf(deps, actor, webhookId);
-  if (!endpoint.enabled) throw preconditionFailed('This webhook is disabled: enable it first (webhooks.update).');
+  if (!endpoint.enabled)
+    throw preconditionFailed('This webhook is disabled: enable it first (webhooks.update).');
   await deps.db.transaction(async (tx) => {
     const [row] = await tx
       .update(webhookDeliveries)

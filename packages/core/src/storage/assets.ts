@@ -1,10 +1,11 @@
 // Asset rows and their objects, for the code that creates files outside an upload (the worker's
 // exports and generated images) and for quota checks shared by the API's two upload paths.
-import { emitWebhookEvent } from '../webhooks/emit.js';
+
 import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { assets, type Db, type DbOrTx, type OrgRole } from '@woopdi/db';
 import { and, eq, inArray, sql } from 'drizzle-orm';
+import { emitWebhookEvent } from '../webhooks/emit.js';
 import type { Storage } from './types.js';
 
 export type AssetSource = 'upload' | 'ai_generation' | 'export';
@@ -60,23 +61,23 @@ export async function storeAsset(deps: { db: Db; storage: Storage }, input: Stor
   try {
     const row = await deps.db.transaction(async (tx) => {
       const [stored] = await tx
-      .insert(assets)
-      .values({
-        id,
-        organizationId: input.organizationId,
-        uploadedBy: input.uploadedBy,
-        storageKey,
-        filename: input.filename,
-        contentType: input.contentType,
-        size: written.size,
-        checksum: written.sha256,
-        source: input.source,
-        status: 'ready',
-        meta: input.meta ?? {},
-        minReadRole: input.minReadRole ?? null,
-        completedAt: new Date(),
-      })
-      .returning();
+        .insert(assets)
+        .values({
+          id,
+          organizationId: input.organizationId,
+          uploadedBy: input.uploadedBy,
+          storageKey,
+          filename: input.filename,
+          contentType: input.contentType,
+          size: written.size,
+          checksum: written.sha256,
+          source: input.source,
+          status: 'ready',
+          meta: input.meta ?? {},
+          minReadRole: input.minReadRole ?? null,
+          completedAt: new Date(),
+        })
+        .returning();
       await emitWebhookEvent(tx, input.organizationId, 'asset.created', {
         assetId: id,
         filename: input.filename,

@@ -27,7 +27,11 @@ export const webhookEventSchemas = {
     size: z.number().int(),
   }),
   'asset.deleted': z.object({ assetId: uuid() }),
-  'subscription.updated': z.object({ plan: z.string(), status: z.string().nullable(), seats: z.number().int() }),
+  'subscription.updated': z.object({
+    plan: z.string(),
+    status: z.string().nullable(),
+    seats: z.number().int(),
+  }),
   'api_key.created': z.object({ apiKeyId: uuid(), name: z.string(), prefix: z.string(), role }),
   'api_key.revoked': z.object({ apiKeyId: uuid(), name: z.string(), prefix: z.string() }),
   'webhook.test': z.object({ webhookId: uuid(), message: z.string() }),

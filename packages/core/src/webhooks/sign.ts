@@ -9,7 +9,12 @@ export interface SignedHeaders {
   'webhook-signature': string;
 }
 
-export function signWebhook(secrets: string[], messageId: string, body: string, at = new Date()): SignedHeaders {
+export function signWebhook(
+  secrets: string[],
+  messageId: string,
+  body: string,
+  at = new Date(),
+): SignedHeaders {
   const signatures = secrets.map((secret) => new Webhook(secret).sign(messageId, at, body));
   return {
     'webhook-id': messageId,

@@ -34,8 +34,6 @@ export const apiKeys = pgTable(
   (t) => [
     uniqueIndex('api_keys_key_id_key').on(t.keyId),
     index('api_keys_organization_idx').on(t.organizationId, t.createdAt),
-    index('api_keys_live_idx')
-      .on(t.organizationId)
-      .where(sql`${t.revokedAt} is null`),
+    index('api_keys_live_idx').on(t.organizationId).where(sql`${t.revokedAt} is null`),
   ],
 );

@@ -35,7 +35,11 @@ type Endpoint = typeof webhookEndpoints.$inferSelect;
 function liveSecrets(deps: TaskDeps, endpoint: Endpoint, now: Date): string[] {
   const keys = deps.config.encryptionKeys;
   const secrets = [open(keys, endpoint.sealedSecret)];
-  if (endpoint.sealedPreviousSecret && endpoint.previousSecretExpiresAt && endpoint.previousSecretExpiresAt > now) {
+  if (
+    endpoint.sealedPreviousSecret &&
+    endpoint.previousSecretExpiresAt &&
+    endpoint.previousSecretExpiresAt > now
+  ) {
     secrets.push(open(keys, endpoint.sealedPreviousSecret));
   }
   return secrets;
@@ -50,15 +54,27 @@ async function attempt(deps: TaskDeps, endpoint: Endpoint, deliveryId: string, b
       resolve: deps.webhookResolver,
     });
     const headers = signWebhook(liveSecrets(deps, endpoint, now), webhookMessageId(deliveryId), body, now);
-    return await sendWebhook({ url, pinned, headers: { ...headers }, body, timeoutMs: deps.config.webhooks.timeoutMs });
+    return await sendWebhook({
+      url,
+      pinned,
+      headers: { ...headers },
+      body,
+      timeoutMs: deps.config.webhooks.timeoutMs,
+    });
   } catch (error) {
     // Refused by the guard (or an unusable URL): recorded like any failed attempt, nothing was sent.
     const message = error instanceof Error ? error.message : String(error);
-    return { statusCode: null, durationMs: 0, error: `refused: ${message}`, responseExcerpt: null } satisfies AttemptResult;
+    return {
+      statusCode: null,
+      durationMs: 0,
+      error: `refused: ${message}`,
+      responseExcerpt: null,
+    } satisfies AttemptResult;
   }
 }
 
-const describe = (r: AttemptResult) => (r.statusCode !== null ? `HTTP ${r.statusCode}` : (r.error ?? 'no answer'));
+const describe = (r: AttemptResult) =>
+  r.statusCode !== null ? `HTTP ${r.statusCode}` : (r.error ?? 'no answer');
 
 /** Disables the endpoint (inside the attempt's transaction), audits it and emails every ADMIN. */
 async function disable(tx: DbOrTx, endpoint: Endpoint, failingSince: Date, last: AttemptResult) {
@@ -106,7 +122,7 @@ export async function deliverWebhook(deps: TaskDeps, deliveryId: string): Promis
     .from(webhookDeliveries)
     .innerJoin(webhookEndpoints, eq(webhookEndpoints.id, webhookDeliveries.endpointId))
     .where(eq(webhookDeliveries.id, deliveryId));
-  if (!row || row.delivery.status !== 'pending') return;
+  if (row?.delivery.status !== 'pending') return;
   const { delivery, endpoint } = row;
   if (!endpoint.enabled) {
     await deps.db
@@ -135,12 +151,17 @@ export async function deliverWebhook(deps: TaskDeps, deliveryId: string): Promis
         .update(webhookDeliveries)
         .set({ ...recorded, status: 'succeeded', deliveredAt: new Date(), nextAttemptAt: null })
         .where(eq(webhookDeliveries.id, deliveryId));
-      await tx.update(webhookEndpoints).set({ failingSince: null }).where(eq(webhookEndpoints.id, endpoint.id));
+      await tx
+        .update(webhookEndpoints)
+        .set({ failingSince: null })
+        .where(eq(webhookEndpoints.id, endpoint.id));
       return;
     }
     const [marked] = await tx
       .update(webhookEndpoints)
-      .set({ failingSince: sql`coalesce(${webhookEndpoints.failingSince}, ${now.toISOString()}::timestamptz)` })
+      .set({
+        failingSince: sql`coalesce(${webhookEndpoints.failingSince}, ${now.toISOString()}::timestamptz)`,
+      })
       .where(eq(webhookEndpoints.id, endpoint.id))
       .returning({ failingSince: webhookEndpoints.failingSince });
     const failingSince = marked?.failingSince ?? now;
@@ -159,6 +180,11 @@ export async function deliverWebhook(deps: TaskDeps, deliveryId: string): Promis
       .update(webhookDeliveries)
       .set({ ...recorded, nextAttemptAt: runAt })
       .where(eq(webhookDeliveries.id, deliveryId));
-    await enqueueJob(tx, 'webhook_deliver', { deliveryId }, { runAt, jobKey: `webhook_delivery:${deliveryId}` });
+    await enqueueJob(
+      tx,
+      'webhook_deliver',
+      { deliveryId },
+      { runAt, jobKey: `webhook_delivery:${deliveryId}` },
+    );
   });
 }
