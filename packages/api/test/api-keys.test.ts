@@ -129,16 +129,16 @@ describe('calling with a key', () => {
     const { key } = await owner.api.apiKeys.create({ organizationId, name: 'admin key', role: 'ADMIN' });
     const api = callerFor(deps, key);
     const calls = {
-      'users.me': api.users.me(),
-      'users.memberships': api.users.memberships(),
-      'users.setActiveOrganization': api.users.setActiveOrganization({ organizationId }),
-      'auth.logout': api.auth.logout({ everywhere: true }),
-      'organizations.create': api.organizations.create({ name: 'Made by a key' }),
-      'organizations.leave': api.organizations.leave({ organizationId }),
-      'admin.users.list': api.admin.users.list({}),
+      'users.me': () => api.users.me(),
+      'users.memberships': () => api.users.memberships(),
+      'users.setActiveOrganization': () => api.users.setActiveOrganization({ organizationId }),
+      'auth.logout': () => api.auth.logout({ everywhere: true }),
+      'organizations.create': () => api.organizations.create({ name: 'Made by a key' }),
+      'organizations.leave': () => api.organizations.leave({ organizationId }),
+      'admin.users.list': () => api.admin.users.list({}),
     };
     for (const [path, call] of Object.entries(calls)) {
-      const r = await refusal(call);
+      const r = await refusal(call());
       expect(r.code, path).toBe('FORBIDDEN');
       expect(r.message, path).toContain('API keys act for an organization');
     }
