@@ -124,7 +124,7 @@ describe('deliveries to local receivers (private targets allowed, short retries)
       role: 'MEMBER',
     });
     const [mail] = await deps.sql<{ payload: { url: string } }[]>`
-      select payload from email_outbox where "to" = ${inviteeEmail}`;
+      select payload from email_outbox where "to" = ${inviteeEmail} and template = 'invitation'`;
     const token = new URL(String(mail!.payload.url)).searchParams.get('token')!;
     await callerFor(deps, invitee.tokens.accessToken).invitations.accept({ token });
 
