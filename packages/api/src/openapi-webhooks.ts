@@ -10,6 +10,33 @@ const SIGNATURE_HEADERS = {
     'Space-separated `v1,<base64 HMAC-SHA256>` signatures of `id.timestamp.body` (Standard Webhooks); two during the 24 h after a secret rotation.',
 };
 
+const EXAMPLES: Record<string, string> = {
+  uuid: '3f2b8c1e-6a4d-4e2f-9b7a-1c5d8e9f0a12',
+  'date-time': '2026-12-01T09:30:00.000Z',
+};
+
+/** Drops zod's regular expressions where a `format` says it (as the rest of the document does). */
+function withoutFormatPatterns(node: unknown): void {
+  if (Array.isArray(node)) return void node.forEach(withoutFormatPatterns);
+  if (!node || typeof node !== 'object') return;
+  const schema = node as Record<string, unknown>;
+  if (typeof schema.format === 'string' && typeof schema.pattern === 'string') {
+    delete schema.pattern;
+    const example = EXAMPLES[schema.format];
+    if (example && schema.examples === undefined) schema.examples = [example];
+  }
+  for (const value of Object.values(schema)) withoutFormatPatterns(value);
+}
+
+function bodySchema(type: (typeof webhookEventTypes)[number]) {
+  const { $schema: _dialect, ...schema } = z.toJSONSchema(webhookBodySchema(type), { io: 'input' }) as Record<
+    string,
+    unknown
+  >;
+  withoutFormatPatterns(schema);
+  return schema;
+}
+
 /** Adds `webhooks` (and the description of how they are signed and retried) to the document. */
 export function addWebhooks<D extends object>(doc: D): D {
   const webhooks: Record<string, unknown> = {};
@@ -20,6 +47,8 @@ export function addWebhooks<D extends object>(doc: D): D {
         summary: type,
         description: `${webhookEventDescription(type)} Sent to every enabled endpoint of the organization that selected \`${type}\` (or every type). Answer 2xx within 10 s; anything else is retried with backoff for about a day.`,
         tags: ['webhooks'],
+        // Sent by Woopdi to the receiver: authenticated by the signature headers, not a bearer token.
+        security: [],
         parameters: Object.entries(SIGNATURE_HEADERS).map(([name, description]) => ({
           name,
           in: 'header',
@@ -30,7 +59,7 @@ export function addWebhooks<D extends object>(doc: D): D {
         requestBody: {
           required: true,
           content: {
-            'application/json': { schema: z.toJSONSchema(webhookBodySchema(type), { io: 'input' }) },
+            'application/json': { schema: bodySchema(type) },
           },
         },
         responses: { '200': { description: 'Any 2xx: received. Redirects are not followed.' } },
