@@ -1,49 +1,42 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
+import { addTaskDocumentation } from './openapi-tasks.js';
 import { addWebhooks } from './openapi-webhooks.js';
 import { appRouter } from './root.js';
 import { assetUploadPaths } from './routers/assets.js';
-import type { Access } from './trpc.js';
+import type { Access, WoopdiMeta } from './trpc.js';
 
 const description = `Woopdi's REST API: every tRPC procedure, as plain HTTP + JSON.
 
-Authenticate with \`Authorization: Bearer <accessToken>\` from \`POST /api/auth/login\`. Errors are
-\`{ message, code, issues? }\` with the HTTP status of the code (400, 401, 403, 404, 409, 412, 429).
+Authenticate with \`Authorization: Bearer <accessToken>\` from \`POST /api/auth/login\`. Every error is
+the one \`Error\` schema (\`{ message, code, issues?, data? }\`) with the HTTP status of its code; each
+operation lists the statuses it can answer. 429 and 503 carry \`Retry-After\`.
 
-**Live task events** (outside \`/api\`, at the server root). A task started with
-\`POST /api/organizations/{organizationId}/tasks\` reports events
-\`{ taskId, seq, type, message, progress?, current?, total?, data?, at }\` (\`type\`: task_start, progress,
-stage_start, stage_end, update, task_end, task_error; \`seq\` counts from 1 without gaps). Members of the
-task's organization can follow them; each event after the last one seen arrives exactly once, in
-order, and the stream ends after task_end / task_error:
+**Live task events.** A task started with \`POST /api/organizations/{organizationId}/tasks\` reports
+\`TaskEvent\`s. Members of the task's organization follow them at the server root (not under /api):
+\`GET /tasks/{taskId}/events\` (Server-Sent Events) and \`/tasks/{taskId}/ws\` (a plain websocket), both
+described below with their own server; each event after the last one seen arrives exactly once, in
+order, and the stream ends after task_end / task_error. tRPC clients use the \`tasks.events\`
+subscription (the SDK's \`tasks.follow\`) instead.`;
 
-- \`GET /tasks/{taskId}/events\`: Server-Sent Events (\`id: <seq>\`, \`event: <type>\`, \`data: <event JSON>\`,
-  a comment heartbeat every 15 s). Bearer token in the \`Authorization\` header or \`?token=\` (for
-  EventSource); resume with the \`Last-Event-ID\` header or \`?lastEventId=\`. 401 / 404 / 400 as JSON
-  errors before streaming; 204 on a reconnect after the terminal event; an \`event: error\` frame when
-  access is lost mid-stream. \`curl -N -H 'Authorization: Bearer <token>' <host>/tasks/<taskId>/events\`.
-- \`/tasks/{taskId}/ws\`: a websocket sending each event as one JSON text frame (the client sends
-  nothing). \`?token=\` (or the Authorization header), optional \`?lastEventId=\`. The upgrade is refused
-  with HTTP 401 / 404; the socket closes with 1000 after the terminal event, 1008 when access is lost,
-  1012 when the server restarts and 1013 when the client reads too slowly (reconnect with
-  \`lastEventId\` after 1012 and 1013).
-
-A client that falls too far behind (more than the server's STREAM_MAX_BUFFERED_BYTES queued for it)
-is dropped rather than buffered without limit; it resumes from its last event id without a gap or a
-repeat (an SSE response simply ends, and EventSource reconnects with Last-Event-ID).`;
-
-/** Built once per process: the document is large and the router never changes at runtime. */
-export function createOpenApiDocument(baseUrl: string) {
+/**
+ * Built once per process: the document is large and the router never changes at runtime.
+ * `publicUrl`: the server's public origin (API_HOST), or '' for a document relative to whichever
+ * host serves it.
+ */
+export function createOpenApiDocument(publicUrl: string) {
   const generated = generateOpenApiDocument(appRouter, {
     title: 'Woopdi API',
     description,
     version: '0.1.0',
-    baseUrl,
+    baseUrl: `${publicUrl}/api`,
     license: { name: 'MIT', identifier: 'MIT' },
     securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
     // Routes served outside the tRPC router (streamed bodies) but documented with it.
     paths: assetUploadPaths,
   });
-  return addWebhooks(finishDocument(generated as unknown as OpenApiDocument)) as unknown as typeof generated;
+  const doc = generated as unknown as OpenApiDocument;
+  addTaskDocumentation(doc, publicUrl || '/');
+  return addWebhooks(finishDocument(doc)) as unknown as typeof generated;
 }
 
 type Json = Record<string, unknown>;
@@ -132,26 +125,52 @@ const STATUS_TEXT: Record<string, string> = {
   '404': 'Not found, or not in an organization you belong to.',
   '409': 'Conflicts with the current state (see the operation description).',
   '412': "A precondition of the organization's plan or state is not met (see the description).",
-  '413': 'The request body is too large.',
+  '413': 'The request body is too large (JSON bodies: at most 1 MB).',
   '429': 'Too many requests: wait `Retry-After` seconds.',
   '500': 'Something went wrong on our side; it has been logged.',
   '503': 'A dependency (database, Redis) is unavailable: retry after `Retry-After` seconds.',
 };
 
-/** The access rule each documented procedure was built with (see trpc.ts), by "METHOD path". */
-function accessByOperation(): Map<string, Access> {
-  const out = new Map<string, Access>();
+interface OperationRules {
+  access?: Access;
+  /** Statuses the procedure declares beyond its gate's (meta.openapi.errorResponses), with their text. */
+  declared: Record<string, string | undefined>;
+  configOnly: boolean;
+}
+
+/** What each documented procedure was built with (see trpc.ts), by "method path". */
+function rulesByOperation(): Map<string, OperationRules> {
+  const out = new Map<string, OperationRules>();
   const procedures = (appRouter._def as unknown as { procedures: Record<string, { _def: { meta?: Json } }> })
     .procedures;
   for (const procedure of Object.values(procedures)) {
     const meta = procedure._def.meta as
-      | { openapi?: { method: string; path: string }; access?: Access }
+      | (WoopdiMeta & {
+          openapi?: { method: string; path: string; errorResponses?: number[] | Record<number, string> };
+        })
       | undefined;
-    if (meta?.openapi && meta.access)
-      out.set(`${meta.openapi.method.toLowerCase()} ${meta.openapi.path}`, meta.access);
+    if (!meta?.openapi) continue;
+    const listed = meta.openapi.errorResponses ?? [];
+    const declared: Record<string, string | undefined> = Array.isArray(listed)
+      ? Object.fromEntries(listed.map((status) => [String(status), undefined]))
+      : Object.fromEntries(Object.entries(listed).map(([status, text]) => [status, text]));
+    out.set(`${meta.openapi.method.toLowerCase()} ${meta.openapi.path}`, {
+      ...(meta.access && { access: meta.access }),
+      declared,
+      configOnly: meta.configOnly === true,
+    });
   }
   return out;
 }
+
+/** trpc-to-openapi's stock texts, replaced by ours; any other text is the route's own and kept. */
+const STOCK_TEXTS = new Set([
+  'Authorization not provided',
+  'Insufficient access',
+  'Invalid input data',
+  'Not found',
+  'Internal server error',
+]);
 
 /** Drops zod's regular expressions where a `format` already says it (they made unreadable examples). */
 function stripFormatPatterns(node: unknown): void {
@@ -181,7 +200,7 @@ const FORMAT_EXAMPLES: Record<string, string> = {
  * every error body, declared tags, and formats without regex patterns.
  */
 export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
-  const access = accessByOperation();
+  const rules = rulesByOperation();
   const components = doc.components ?? {};
   const schemas = components.schemas ?? {};
   // trpc-to-openapi's per-code error schemas were closed (`additionalProperties: false`) and missed
@@ -189,33 +208,51 @@ export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
   for (const name of Object.keys(schemas)) if (name.startsWith('error.')) delete schemas[name];
   schemas.Error = ERROR_SCHEMA;
   doc.components = { ...components, schemas };
-  const errorResponse = (status: string) => ({
-    description: STATUS_TEXT[status] ?? 'Error',
+  const errorResponse = (status: string, text?: string) => ({
+    description: text ?? STATUS_TEXT[status] ?? 'Error',
+    ...(status === '429' || status === '503' ? { headers: { 'Retry-After': RETRY_AFTER } } : {}),
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   });
   const usedTags = new Set<string>();
   for (const [path, operations] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(operations)) {
-      const rule = access.get(`${method} ${path}`);
-      const scope = rule?.scope ?? 'authed';
+      if (!HTTP_METHODS.has(method)) continue; // path-level `servers` or `parameters`
+      const rule = rules.get(`${method} ${path}`);
+      const scope = rule?.access?.scope ?? 'authed';
       op.operationId ??= `${method}-${path
         .replace(/[{}]/g, '')
         .replace(/[^A-Za-z0-9]+/g, '-')
         .replace(/^-|-$/g, '')}`;
+      const access = rule?.access;
       if (scope === 'public') {
-        op.security = rule && 'session' in rule && rule.session === 'optional' ? [{}, { bearer: [] }] : [];
+        op.security =
+          access && 'session' in access && access.session === 'optional' ? [{}, { bearer: [] }] : [];
       } else op.security ??= [{ bearer: [] }];
-      const statuses = new Set(['500', '503']);
+      const responses = op.responses ?? {};
+      op.responses = responses;
+      // What can answer: a bug (500) anywhere; the database or Redis down (503) unless the answer
+      // comes from configuration alone; the gate's refusals; 400 for any input; and the statuses the
+      // procedure declares or its description promises.
+      const statuses = new Set(['500']);
+      if (!rule?.configOnly) statuses.add('503');
       if (scope !== 'public') statuses.add('401');
       if (scope === 'org' || scope === 'system') statuses.add('403');
       if (scope === 'org') statuses.add('404');
-      for (const promised of op.description?.match(/\b(409|412|413|429)\b/g) ?? []) statuses.add(promised);
-      const responses = op.responses ?? {};
-      op.responses = responses;
-      for (const status of Object.keys(responses)) {
-        if (status.startsWith('4') || status.startsWith('5')) responses[status] = errorResponse(status);
+      if (op.requestBody || (op.parameters as unknown[] | undefined)?.length) statuses.add('400');
+      // The server reads at most 1 MB of any request body.
+      if (op.requestBody) statuses.add('413');
+      for (const promised of op.description?.match(/\b(400|401|403|404|409|412|413|429)\b/g) ?? [])
+        statuses.add(promised);
+      for (const status of Object.keys(rule?.declared ?? {})) statuses.add(status);
+      for (const [status, response] of Object.entries(responses)) {
+        if (!/^[45]/.test(status)) continue;
+        const own = response.description;
+        const text =
+          rule?.declared[status] ?? (typeof own === 'string' && !STOCK_TEXTS.has(own) ? own : undefined);
+        responses[status] = errorResponse(status, text);
       }
-      for (const status of statuses) responses[status] ??= errorResponse(status);
+      for (const status of statuses) responses[status] ??= errorResponse(status, rule?.declared[status]);
+      op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
       for (const tag of op.tags ?? []) usedTags.add(tag);
     }
   }
@@ -224,3 +261,10 @@ export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
   stripFormatPatterns(doc.components);
   return doc;
 }
+
+const HTTP_METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
+
+const RETRY_AFTER = {
+  description: 'Seconds to wait before trying again.',
+  schema: { type: 'integer', minimum: 1 },
+};

@@ -136,6 +136,11 @@ export type Access =
 // A type alias, not an interface: OpenApiMeta needs an index-signature-compatible object type.
 export type WoopdiMeta = {
   access?: Access;
+  /**
+   * Answered from configuration alone (no input, database, Redis or rate limit): it can only
+   * succeed, so the OpenAPI document lists no 4xx or 503 for it.
+   */
+  configOnly?: true;
 };
 
 export const publicProcedure = t.procedure.use(mapErrors).meta({ access: { scope: 'public' } });

@@ -168,7 +168,7 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   // the router never changes at runtime.
   let openApiDocument: ReturnType<typeof createOpenApiDocument> | undefined;
   app.get('/openapi.json', (_req, res) => {
-    openApiDocument ??= createOpenApiDocument(`${options.publicUrl}/api`);
+    openApiDocument ??= createOpenApiDocument(options.publicUrl);
     res.json(openApiDocument);
   });
   app.use(docsRouter(alwaysUpgrade(config)));
@@ -204,6 +204,14 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   // Plain SSE of a task's events for non-tRPC clients (the websocket twin is /tasks/{taskId}/ws).
   const limits = options.connectionLimits ?? createConnectionLimits(config);
   app.get('/tasks/:taskId/events', taskEventsSse(options, { limits }));
+  // The websocket twin is served on 'upgrade' (websocket.ts); a plain GET is told what it is.
+  app.get('/tasks/:taskId/ws', (_req, res) => {
+    res.setHeader('Upgrade', 'websocket');
+    res.status(426).json({
+      code: 'UPGRADE_REQUIRED',
+      message: 'This is a websocket: connect with a websocket client (ws:// or wss://, Upgrade: websocket).',
+    });
+  });
 
   // Last, so it never stands in front of a route above.
   if (options.webAppDir) app.use(webAppRouter(options.webAppDir));

@@ -48,6 +48,7 @@ export const adminRouter = router({
         openapi: {
           method: 'POST',
           path: '/admin/users',
+          errorResponses: { 409: 'An account with this email already exists.' },
           tags,
           summary: 'Create a system admin',
           description: 'Superadmins only. The account is verified and gets its personal organization.',
@@ -69,6 +70,10 @@ export const adminRouter = router({
         openapi: {
           method: 'PUT',
           path: '/admin/users/{userId}/system-role',
+          errorResponses: {
+            404: 'No such user.',
+            409: 'That would leave no superadmin.',
+          },
           tags,
           summary: "Change a user's system role",
           description: 'Superadmins only. The last superadmin cannot be demoted (409).',
@@ -85,6 +90,11 @@ export const adminRouter = router({
         openapi: {
           method: 'POST',
           path: '/admin/users/{userId}/disable',
+          errorResponses: {
+            400: 'You cannot disable your own account.',
+            404: 'No such user.',
+            409: 'That would leave no active superadmin.',
+          },
           tags,
           summary: 'Disable an account',
           description: 'Superadmins only. Every session of the user ends at once.',
@@ -99,6 +109,10 @@ export const adminRouter = router({
         openapi: {
           method: 'POST',
           path: '/admin/users/{userId}/enable',
+          errorResponses: {
+            400: 'You cannot enable your own account.',
+            404: 'No such user.',
+          },
           tags,
           summary: 'Enable a disabled account',
         },

@@ -15,6 +15,10 @@ export const authRouter = router({
       openapi: {
         method: 'POST',
         path: '/auth/signup',
+        errorResponses: {
+          409: 'An account with this email already exists: sign in, or reset the password.',
+          429: 'Too many sign-ups from your address (RATE_LIMIT_SIGNUP): wait `Retry-After` seconds.',
+        },
         tags,
         protect: false,
         summary: 'Create an account',
@@ -31,6 +35,10 @@ export const authRouter = router({
       openapi: {
         method: 'POST',
         path: '/auth/login',
+        errorResponses: {
+          401: 'Wrong email or password (one message for both), or the account is disabled.',
+          429: 'Too many attempts for this account or from your address (RATE_LIMIT_LOGIN, RATE_LIMIT_LOGIN_ADDRESS), counted before the password check: wait `Retry-After` seconds.',
+        },
         tags,
         protect: false,
         summary: 'Sign in with email and password',
@@ -47,6 +55,9 @@ export const authRouter = router({
       openapi: {
         method: 'POST',
         path: '/auth/refresh',
+        errorResponses: {
+          401: 'The refresh token is unknown, expired or revoked, or was already used (which ends that whole sign-in): sign in again.',
+        },
         tags,
         protect: false,
         summary: 'Exchange a refresh token for new tokens',
@@ -109,6 +120,9 @@ export const authRouter = router({
       openapi: {
         method: 'POST',
         path: '/auth/request-password-reset',
+        errorResponses: {
+          429: 'Too many reset requests from your address (RATE_LIMIT_PASSWORD_RESET): wait `Retry-After` seconds.',
+        },
         tags,
         protect: false,
         summary: 'Email a password reset link',
@@ -125,6 +139,10 @@ export const authRouter = router({
       openapi: {
         method: 'POST',
         path: '/auth/reset-password',
+        errorResponses: {
+          400: 'Invalid input, or the link expired (the message says how to get a new one).',
+          404: 'The link is unknown or was already used.',
+        },
         tags,
         protect: false,
         summary: 'Set a new password with the emailed token',

@@ -30,6 +30,7 @@ const billingSummary = z.object({
 export const billingRouter = router({
   plans: publicProcedure
     .meta({
+      configOnly: true,
       openapi: {
         method: 'GET',
         path: '/billing/plans',

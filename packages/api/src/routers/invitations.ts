@@ -22,6 +22,11 @@ export const invitationsRouter = router({
       openapi: {
         method: 'POST',
         path: '/invitations',
+        errorResponses: {
+          409: 'The email is already a member of the organization.',
+          412: "The organization's plan has no seat left (members and pending invitations count).",
+          429: 'Too many invitations from this organization, or to this email (RATE_LIMIT_INVITATIONS, RATE_LIMIT_INVITATIONS_PER_RECIPIENT).',
+        },
         tags,
         summary: 'Invite someone by email',
         description:
@@ -49,6 +54,9 @@ export const invitationsRouter = router({
       openapi: {
         method: 'DELETE',
         path: '/invitations/{invitationId}',
+        errorResponses: {
+          409: 'The invitation is no longer pending (already accepted, revoked or expired).',
+        },
         tags,
         summary: 'Revoke a pending invitation',
       },
@@ -62,6 +70,10 @@ export const invitationsRouter = router({
       openapi: {
         method: 'POST',
         path: '/invitations/{invitationId}/resend',
+        errorResponses: {
+          409: 'The invitation is no longer pending (already accepted, revoked or expired).',
+          429: 'Resent less than a minute ago, or too many invitations to this email.',
+        },
         tags,
         summary: 'Send a pending invitation again',
         description:
@@ -103,6 +115,13 @@ export const invitationsRouter = router({
       openapi: {
         method: 'POST',
         path: '/invitations/accept',
+        errorResponses: {
+          400: 'Invalid input, a new account without a password, or the link expired (the message says how to get a new one).',
+          401: 'The invited email has an account: sign in as it first (or the access token sent is invalid).',
+          403: 'Signed in as someone other than the invited email.',
+          404: 'The link is unknown, was revoked, or was already used.',
+          412: "The organization's plan has no seat left.",
+        },
         tags,
         protect: false,
         summary: 'Accept an invitation',

@@ -4,6 +4,7 @@ import { publicProcedure, router } from '../trpc.js';
 export const systemRouter = router({
   settings: publicProcedure
     .meta({
+      configOnly: true,
       openapi: {
         method: 'GET',
         path: '/system-settings',

@@ -23,7 +23,7 @@ export const tasksRouter = router({
         path: '/organizations/{organizationId}/tasks',
         tags,
         summary: 'Start a long-running task',
-        description: `Validates \`input\` against the kind's schema, then queues the task. 403 below the kind's role; 429 (Retry-After) past RATE_LIMIT_TASK_STARTS starts per user; 412 without the kind's plan feature, or when the organization's tasks queued or running fill its plan's limit (PLAN_FREE_CONCURRENT_TASKS, PLAN_PRO_CONCURRENT_TASKS). Follow it live with the \`tasks.events\` subscription, \`GET /tasks/{taskId}/events\` (SSE) or \`/tasks/{taskId}/ws\` (websocket). Kinds: ${kindsDescription} example_streaming input: { steps: 1..600, intervalMs: 0..5000 }.`,
+        description: `The body is one of the kinds below (\`oneOf\` by \`kind\`): \`input\` is validated against that kind's schema (400 naming each field), then the task is queued. 403 below the kind's role; 429 (Retry-After) past RATE_LIMIT_TASK_STARTS starts per user; 412 without the kind's plan feature, or when the organization's tasks queued or running fill its plan's limit (PLAN_FREE_CONCURRENT_TASKS, PLAN_PRO_CONCURRENT_TASKS). Follow it live with the \`tasks.events\` subscription, \`GET /tasks/{taskId}/events\` (SSE) or \`/tasks/{taskId}/ws\` (websocket). Kinds: ${kindsDescription}`,
       },
     })
     .input(
