@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import type { Storage, Stripe } from '@woopdi/core';
 import { type ApiServer, createRuntime, type Runtime, startApiServer } from '../src/index.js';
+import { exchanges } from './openapi-conformance.js';
 
 export interface TestServer {
   deps: TestDeps;
@@ -60,7 +61,8 @@ export async function call<T = Record<string, unknown>>(
     body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
     headers['content-type'] ??= 'application/json';
   }
-  const res = await fetch(url, { method: init.method ?? (body ? 'POST' : 'GET'), headers, body });
+  const method = init.method ?? (body ? 'POST' : 'GET');
+  const res = await fetch(url, { method, headers, body });
   const text = await res.text();
   let parsed: unknown;
   try {
@@ -68,7 +70,25 @@ export async function call<T = Record<string, unknown>>(
   } catch {
     parsed = undefined;
   }
+  // Kept for the OpenAPI conformance check (openapi-conformance.ts) of the files that run it.
+  exchanges.push({
+    method,
+    pathname: new URL(url).pathname,
+    status: res.status,
+    contentType: res.headers.get('content-type'),
+    body: parsed,
+    text,
+    ...(headers['content-type'] === 'application/json' && { sent: jsonOrUndefined(body) }),
+  });
   return { status: res.status, headers: res.headers, body: parsed as T, text };
+}
+
+function jsonOrUndefined(text: string | undefined): unknown {
+  try {
+    return text === undefined ? undefined : JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 let counter = 0;
