@@ -10,6 +10,7 @@ import {
   type TestServer,
   uniqueEmail,
 } from './helpers.js';
+import { undocumentedAnswers } from './openapi-conformance.js';
 
 interface Tokens {
   accessToken: string;
@@ -405,5 +406,13 @@ describe('error answers', () => {
       expect(leaksOf(res.text), `${what} → ${res.status}: ${res.text.slice(0, 300)}`).toEqual([]);
       expect(res.body, `${what} answered non-JSON`).toBeTypeOf('object');
     }
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists every status this file saw, each body matching its schema', async () => {
+    const { problems, seen } = await undocumentedAnswers(server.url);
+    expect(seen.size).toBeGreaterThan(5);
+    expect(problems).toEqual([]);
   });
 });
