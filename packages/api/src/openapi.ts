@@ -163,15 +163,6 @@ function rulesByOperation(): Map<string, OperationRules> {
   return out;
 }
 
-/** trpc-to-openapi's stock texts, replaced by ours; any other text is the route's own and kept. */
-const STOCK_TEXTS = new Set([
-  'Authorization not provided',
-  'Insufficient access',
-  'Invalid input data',
-  'Not found',
-  'Internal server error',
-]);
-
 /** Drops zod's regular expressions where a `format` already says it (they made unreadable examples). */
 function stripFormatPatterns(node: unknown): void {
   if (Array.isArray(node)) {
@@ -246,10 +237,11 @@ export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
       for (const status of Object.keys(rule?.declared ?? {})) statuses.add(status);
       for (const [status, response] of Object.entries(responses)) {
         if (!/^[45]/.test(status)) continue;
-        const own = response.description;
-        const text =
-          rule?.declared[status] ?? (typeof own === 'string' && !STOCK_TEXTS.has(own) ? own : undefined);
-        responses[status] = errorResponse(status, text);
+        // A procedure's error responses are trpc-to-openapi's guesses (403 on every protected
+        // operation, 404 on every GET with input, texts shared between procedures): rebuilt from
+        // `statuses` below. Routes outside the router (uploads, streams) wrote their own.
+        if (rule) delete responses[status];
+        else responses[status] = errorResponse(status, response.description as string | undefined);
       }
       for (const status of statuses) responses[status] ??= errorResponse(status, rule?.declared[status]);
       op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
