@@ -4,6 +4,7 @@
 // password check, and the right password beyond the limit is refused with 429 and Retry-After.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, PASSWORD, startTestServer, type TestServer, uniqueEmail } from './helpers.js';
+import { undocumentedAnswers } from './openapi-conformance.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -102,5 +103,13 @@ describe('login attempts under concurrency', () => {
       });
       expect(res.status, res.text).toBe(200);
     }
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists every status this file saw, each body matching its schema', async () => {
+    const { problems, seen } = await undocumentedAnswers(server.url);
+    expect(seen.size).toBeGreaterThan(1);
+    expect(problems).toEqual([]);
   });
 });

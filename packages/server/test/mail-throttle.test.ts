@@ -4,6 +4,7 @@
 // recipient) answer 429.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, PASSWORD, startTestServer, type TestServer, uniqueEmail } from './helpers.js';
+import { undocumentedAnswers } from './openapi-conformance.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -96,5 +97,13 @@ describe('invitation emails per organization and recipient', () => {
     const b = await teamOf('Mail B');
     expect((await invite(b)).status).toBe(200);
     expect(await outbox(invitee, 'invitation')).toBe(3);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists every status this file saw, each body matching its schema', async () => {
+    const { problems, seen } = await undocumentedAnswers(server.url);
+    expect(seen.size).toBeGreaterThan(1);
+    expect(problems).toEqual([]);
   });
 });

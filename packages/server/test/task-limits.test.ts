@@ -2,6 +2,7 @@
 // the limit past the plan's concurrent tasks, 429 with a Retry-After header past RATE_LIMIT_TASK_STARTS.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, PASSWORD, startTestServer, type TestServer, uniqueEmail } from './helpers.js';
+import { undocumentedAnswers } from './openapi-conformance.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -65,5 +66,13 @@ describe('POST /api/organizations/{organizationId}/tasks', () => {
       }
     }
     expect(codes).toEqual([200, 200, 412, 429]);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists every status this file saw, each body matching its schema', async () => {
+    const { problems, seen } = await undocumentedAnswers(server.url);
+    expect(seen.size).toBeGreaterThan(1);
+    expect(problems).toEqual([]);
   });
 });
