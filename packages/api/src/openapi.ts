@@ -199,9 +199,13 @@ export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
   for (const name of Object.keys(schemas)) if (name.startsWith('error.')) delete schemas[name];
   schemas.Error = ERROR_SCHEMA;
   doc.components = { ...components, schemas };
-  const errorResponse = (status: string, text?: string) => ({
+  // Procedures always send Retry-After with 429 and 503 (server/src/errors.ts); the streams'
+  // connection-limit refusals do not.
+  const errorResponse = (status: string, text?: string, retryAfterSent = false) => ({
     description: text ?? STATUS_TEXT[status] ?? 'Error',
-    ...(status === '429' || status === '503' ? { headers: { 'Retry-After': RETRY_AFTER } } : {}),
+    ...(status === '429' || status === '503'
+      ? { headers: { 'Retry-After': { ...RETRY_AFTER, required: retryAfterSent } } }
+      : {}),
     content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
   });
   const usedTags = new Set<string>();
@@ -243,7 +247,8 @@ export function finishDocument(doc: OpenApiDocument): OpenApiDocument {
         if (rule) delete responses[status];
         else responses[status] = errorResponse(status, response.description as string | undefined);
       }
-      for (const status of statuses) responses[status] ??= errorResponse(status, rule?.declared[status]);
+      for (const status of statuses)
+        responses[status] ??= errorResponse(status, rule?.declared[status], rule !== undefined);
       op.responses = Object.fromEntries(Object.entries(responses).sort(([a], [b]) => a.localeCompare(b)));
       for (const tag of op.tags ?? []) usedTags.add(tag);
     }

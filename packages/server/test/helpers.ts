@@ -76,6 +76,7 @@ export async function call<T = Record<string, unknown>>(
     pathname: new URL(url).pathname,
     status: res.status,
     contentType: res.headers.get('content-type'),
+    headers: Object.fromEntries(res.headers),
     body: parsed,
     text,
     ...(headers['content-type'] === 'application/json' && { sent: jsonOrUndefined(body) }),

@@ -13,6 +13,8 @@ export interface Exchange {
   pathname: string;
   status: number;
   contentType: string | null;
+  /** The answer's headers, lower-cased names. */
+  headers: Record<string, string>;
   /** The parsed JSON body; undefined when the body was empty or not JSON. */
   body: unknown;
   text: string;
@@ -28,7 +30,10 @@ interface MediaType {
 }
 interface Operation {
   operationId?: string;
-  responses?: Record<string, { content?: Record<string, MediaType> }>;
+  responses?: Record<
+    string,
+    { content?: Record<string, MediaType>; headers?: Record<string, { required?: boolean }> }
+  >;
   requestBody?: { content?: Record<string, MediaType> };
 }
 type PathItem = Record<string, unknown> & { servers?: { url: string }[] };
@@ -108,6 +113,9 @@ export function conformanceChecker(doc: OpenApiDocument) {
       return { operationId: op.operationId, problems };
     }
     const status = op.responses?.[String(x.status)] ? String(x.status) : 'default';
+    for (const [name, header] of Object.entries(response.headers ?? {}))
+      if (header.required && x.headers[name.toLowerCase()] === undefined)
+        problems.push(`${where}: no ${name} header, which the document says is always sent`);
     const type = x.contentType?.split(';')[0]?.trim();
     const content = response.content;
     if (!content || Object.keys(content).length === 0) {
