@@ -274,6 +274,31 @@ describe('the server answers only what /openapi.json documents', () => {
     await api('/user/me', { token });
   });
 
+  it('is a check that can fail: an unlisted status, a wrong body, a missing Retry-After, a wrong type', () => {
+    const { check } = conformanceChecker(doc);
+    const login = {
+      method: 'POST',
+      pathname: '/api/auth/login',
+      contentType: 'application/json',
+      text: '{}',
+    };
+    const problems = (x: Partial<Parameters<typeof check>[0]>) =>
+      check({ ...login, status: 200, headers: {}, body: {}, ...x }).problems.join(' ');
+    expect(problems({ status: 418 })).toMatch(/status not documented/);
+    expect(problems({ status: 400, body: { message: 1 } })).toMatch(/must have required property 'code'/);
+    expect(problems({ body: { user: {} } })).toMatch(/must have required property 'tokens'/);
+    expect(problems({ status: 429, body: { message: 'Wait', code: 'TOO_MANY_REQUESTS' } })).toMatch(
+      /no Retry-After header/,
+    );
+    expect(problems({ method: 'GET', pathname: `/tasks/${ZERO}/events` })).toMatch(
+      /documented: text\/event-stream/,
+    );
+    // And a real answer passes.
+    expect(
+      problems({ status: 401, body: { message: 'Wrong email or password.', code: 'UNAUTHORIZED' } }),
+    ).toBe('');
+  });
+
   it('documents every status and body above, for every operation', () => {
     const { problems, seen } = conformanceChecker(doc).checkAll(exchanges);
     expect(problems).toEqual([]);
