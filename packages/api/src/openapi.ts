@@ -9,7 +9,8 @@ const description = `Woopdi's REST API: every tRPC procedure, as plain HTTP + JS
 
 Authenticate with \`Authorization: Bearer <accessToken>\` from \`POST /api/auth/login\`. Every error is
 the one \`Error\` schema (\`{ message, code, issues?, data? }\`) with the HTTP status of its code; each
-operation lists the statuses it can answer. 429 and 503 carry \`Retry-After\`.
+operation lists the statuses it can answer; a procedure's 429 and 503 carry \`Retry-After\`. The task
+streams also take the token as \`?token=\` (browser EventSource and WebSocket cannot set headers).
 
 **Live task events.** A task started with \`POST /api/organizations/{organizationId}/tasks\` reports
 \`TaskEvent\`s. Members of the task's organization follow them at the server root (not under /api):

@@ -77,7 +77,7 @@ describe('the server answers only what /openapi.json documents', () => {
         }
       }
     }
-  });
+  }, 120_000);
 
   it('for a broad flow: accounts, organizations, members, invitations, tasks, files, billing, admin', async () => {
     // Accounts.
@@ -272,7 +272,7 @@ describe('the server answers only what /openapi.json documents', () => {
     await api(`/organizations/${org}`, { method: 'DELETE', token });
     await api('/auth/logout', { method: 'POST', token });
     await api('/user/me', { token });
-  });
+  }, 120_000);
 
   it('is a check that can fail: an unlisted status, a wrong body, a missing Retry-After, a wrong type', () => {
     const { check } = conformanceChecker(doc);
