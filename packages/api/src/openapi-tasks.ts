@@ -82,6 +82,14 @@ const lastEventIdQuery = {
     'The `seq` of the last event you have: only later events are sent (default 0, from the start).',
   schema: { type: 'string', pattern: '^\\s*\\d{1,9}\\s*$', examples: ['3'] },
 };
+const lastEventIdHeader = {
+  name: 'Last-Event-ID',
+  in: 'header',
+  required: false,
+  description:
+    'The `seq` of the last event you have (takes precedence over `lastEventId`; an EventSource sends it on reconnect).',
+  schema: { type: 'string', pattern: '^\\s*\\d{1,9}\\s*$', examples: ['3'] },
+};
 const streamSecurity = [{ bearer: [] }, { accessTokenQuery: [] }];
 
 const streamRefusals = {
@@ -108,17 +116,7 @@ function taskStreamPaths(rootUrl: string): Record<string, Json> {
         description:
           'Every event after the last one you have, exactly once and in order, then the response ends after `task_end` / `task_error`. Each event is a frame `id: <seq>`, `event: <type>`, `data: <TaskEvent JSON>`; the stream starts with `retry: 2000` and sends a comment (`: heartbeat`) every 15 s. Resume with `Last-Event-ID` (an EventSource sends it by itself on reconnect) or `?lastEventId=`. A browser EventSource, which cannot set headers, passes the token as `?token=`. When you lose access mid-stream (removed from the organization, signed out) an `event: error` frame with an Error JSON ends it. A client that reads too slowly (over STREAM_MAX_BUFFERED_BYTES behind) is cut off and resumes with Last-Event-ID. Refusals are answered before streaming, as JSON.',
         security: streamSecurity,
-        parameters: [
-          taskIdParam,
-          {
-            name: 'Last-Event-ID',
-            in: 'header',
-            required: false,
-            description: 'The `seq` of the last event you have (takes precedence over `lastEventId`).',
-            schema: { type: 'string', pattern: '^\\s*\\d{1,9}\\s*$', examples: ['3'] },
-          },
-          lastEventIdQuery,
-        ],
+        parameters: [taskIdParam, lastEventIdHeader, lastEventIdQuery],
         responses: {
           '200': {
             description: 'The event stream.',
@@ -151,7 +149,7 @@ function taskStreamPaths(rootUrl: string): Record<string, Json> {
         description:
           'Connect with `ws://` or `wss://` (`Upgrade: websocket`). Every event after `lastEventId` arrives as one JSON text frame (a TaskEvent), exactly once and in order; the client sends nothing. Close codes: 1000 after the terminal event; 1008 when you lose access; 1012 when the server restarts or the stream is interrupted and 1013 when you read too slowly (after either, reconnect with `?lastEventId=<last seq>`). Refusals (401, 404, 429, 503) are plain HTTP answers to the upgrade request, with an Error JSON body. A request without `Upgrade: websocket` answers 426.',
         security: streamSecurity,
-        parameters: [taskIdParam, lastEventIdQuery],
+        parameters: [taskIdParam, lastEventIdHeader, lastEventIdQuery],
         responses: {
           '101': {
             description:
