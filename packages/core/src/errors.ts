@@ -12,13 +12,14 @@ export type AppErrorCode =
   | 'SERVICE_UNAVAILABLE';
 
 export class AppError extends Error {
-  constructor(
-    readonly code: AppErrorCode,
-    message: string,
-    readonly details?: Record<string, unknown>,
-  ) {
+  readonly code: AppErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: AppErrorCode, message: string, details?: Record<string, unknown>) {
     super(message);
     this.name = 'AppError';
+    this.code = code;
+    this.details = details;
   }
 }
 

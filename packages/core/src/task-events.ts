@@ -37,8 +37,11 @@ const terminalStatuses: readonly TaskStatusValue[] = ['succeeded', 'failed', 'ca
 /** The append was refused: the task has already ended (its terminal event is stored). */
 export class TaskAlreadyFinished extends Error {
   override name = 'TaskAlreadyFinished';
-  constructor(readonly taskId: string) {
+  readonly taskId: string;
+
+  constructor(taskId: string) {
     super(`task ${taskId} has already finished: no event may follow its terminal event`);
+    this.taskId = taskId;
   }
 }
 

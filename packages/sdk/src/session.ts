@@ -25,15 +25,21 @@ export class Session {
    * UNAUTHORIZED answer still triggers a refresh.
    */
   private skewed: string | null = null;
+  private readonly listener: TokensListener | undefined;
+  private readonly exchange: (refreshToken: string) => Promise<WoopdiTokens>;
+  private readonly apiKey: string | null;
 
   constructor(
     initial: WoopdiTokens | null,
-    private readonly listener: TokensListener | undefined,
-    private readonly exchange: (refreshToken: string) => Promise<WoopdiTokens>,
+    listener: TokensListener | undefined,
+    exchange: (refreshToken: string) => Promise<WoopdiTokens>,
     /** An organization API key (`wpd_…`): sent on every call, never refreshed. */
-    private readonly apiKey: string | null = null,
+    apiKey: string | null = null,
   ) {
     this.tokens = initial;
+    this.listener = listener;
+    this.exchange = exchange;
+    this.apiKey = apiKey;
   }
 
   get(): WoopdiTokens | null {

@@ -23,8 +23,11 @@ export type StreamError = ErrorResponse;
 export const streamErrorOf = errorResponseOf;
 
 export class StreamRequestError extends Error {
-  constructor(readonly error: StreamError) {
+  readonly error: StreamError;
+
+  constructor(error: StreamError) {
     super(error.body.message);
+    this.error = error;
   }
 }
 

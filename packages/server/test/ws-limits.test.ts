@@ -59,11 +59,13 @@ interface Client {
 }
 
 class Refused extends Error {
-  constructor(
-    readonly status: number,
-    readonly body: { code?: string; message?: string },
-  ) {
+  readonly status: number;
+  readonly body: { code?: string; message?: string };
+
+  constructor(status: number, body: { code?: string; message?: string }) {
     super(`refused with ${status}: ${body.message}`);
+    this.status = status;
+    this.body = body;
   }
 }
 
