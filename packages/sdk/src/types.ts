@@ -1,5 +1,5 @@
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
-import type { AppRouter } from '@woopdi/api';
+import type { AppRouter } from './router.js';
 
 export type { AppRouter };
 
