@@ -28,30 +28,30 @@ export interface WoopdiClientOptions {
   /** Base URL of the Woopdi server, e.g. `https://api.example.com` (the client adds `/trpc`). */
   url: string;
   /** Tokens from an earlier sign-in (for example read back from storage). */
-  tokens?: WoopdiTokens | null;
+  tokens?: WoopdiTokens | null | undefined;
   /**
    * An organization API key (`wpd_…`) for a backend acting without a user: sent as the bearer on
    * every call (and in the websocket's connection params), never refreshed. Procedures of its own
    * organization only, with its role; user-only procedures answer FORBIDDEN.
    */
-  apiKey?: string;
+  apiKey?: string | undefined;
   /**
    * Called whenever the held tokens change: after login/signup, every refresh, setTokens, and with
    * `null` on logout or when the server refuses the refresh token. Persist them here.
    */
-  onTokensChange?: TokensListener;
+  onTokensChange?: TokensListener | undefined;
   /** A fetch implementation; defaults to the global one. */
-  fetch?: FetchLike;
+  fetch?: FetchLike | undefined;
   /** WebSocket class for subscriptions over websocket; defaults to the global one (Node 20: pass `ws`). */
-  WebSocket?: WebSocketConstructor;
+  WebSocket?: WebSocketConstructor | undefined;
   /** EventSource class for subscriptions over SSE; defaults to the global one (Node: the `eventsource` package). */
-  EventSource?: EventSourceConstructor;
+  EventSource?: EventSourceConstructor | undefined;
   /** Transport for subscriptions: `'ws'` (default) or `'sse'`. Queries and mutations always use HTTP. */
-  subscriptions?: 'ws' | 'sse';
+  subscriptions?: 'ws' | 'sse' | undefined;
   /** Websocket URL, when it differs from `url` with ws(s):// and /trpc. */
-  wsUrl?: string;
+  wsUrl?: string | undefined;
   /** Called when the active organization changes (sign-in restores the account's last one). */
-  onActiveOrganizationChange?: (organizationId: string | null) => void;
+  onActiveOrganizationChange?: ((organizationId: string | null) => void) | undefined;
 }
 
 export interface WoopdiClient {
@@ -65,7 +65,7 @@ export interface WoopdiClient {
    * Signs out on the server (this sign-in, or every one with `everywhere: true`) and forgets the
    * tokens. The tokens are forgotten even when the server cannot be reached (the error is rethrown).
    */
-  logout(opts?: { everywhere?: boolean }): Promise<void>;
+  logout(opts?: { everywhere?: boolean | undefined }): Promise<void>;
   /** Replaces the held tokens (`null` signs out locally). onTokensChange hears it. */
   setTokens(tokens: WoopdiTokens | null): void;
   getTokens(): WoopdiTokens | null;
@@ -103,7 +103,8 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
   const sent: SentTokens = new WeakMap();
 
   // Token issuance goes around the auth link, so a refresh never waits on or retries itself.
-  const issuer = createTRPCClient<AppRouter>({ links: [httpLink({ url: httpUrl, fetch: options.fetch })] });
+  const fetchOption = options.fetch ? { fetch: options.fetch } : {};
+  const issuer = createTRPCClient<AppRouter>({ links: [httpLink({ url: httpUrl, ...fetchOption })] });
   const session = new Session(
     options.tokens ?? null,
     options.onTokensChange,
@@ -145,7 +146,7 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
         true: subscriptions.link,
         false: httpBatchLink({
           url: httpUrl,
-          fetch: options.fetch,
+          ...fetchOption,
           maxURLLength: 2083,
           headers: ({ opList }) => {
             const token = session.accessToken();

@@ -55,7 +55,8 @@ export function webSocketSubscriptions(opts: {
     const generation = { sentToken: undefined } as Generation;
     generation.client = createWSClient({
       url: opts.url,
-      WebSocket: opts.WebSocket as WebSocketClientOptions['WebSocket'],
+      // The link refuses subscriptions before opening a client when there is no WebSocket class.
+      WebSocket: opts.WebSocket as NonNullable<WebSocketClientOptions['WebSocket']>,
       lazy: { enabled: true, closeMs: 5_000 },
       connectionParams: async () => {
         const params = await connectionParams(opts.session);

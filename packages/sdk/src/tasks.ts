@@ -29,7 +29,7 @@ export interface FollowOptions {
   /** The server refused or ended the stream: `error.data.code` is NOT_FOUND, FORBIDDEN (access lost), … */
   onError?(error: unknown): void;
   /** Resume after this event (its `seq`); default: from the first event. */
-  lastEventId?: number | string | null;
+  lastEventId?: number | string | null | undefined;
 }
 
 export interface TaskFollow {
@@ -40,9 +40,9 @@ export interface TaskFollow {
 }
 
 export interface TaskEventsOptions {
-  lastEventId?: number | string | null;
+  lastEventId?: number | string | null | undefined;
   /** Aborting ends the iteration (the loop simply finishes). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface TaskEventIterator extends AsyncIterableIterator<TaskEvent> {

@@ -142,11 +142,16 @@ document.querySelector('form')?.addEventListener('submit', async (submit) => {
     const organizationId = user.lastActiveOrganizationId;
     if (!organizationId) return print('No organization yet.');
     const { taskId } = await start(organizationId);
-    woopdi.tasks.follow(taskId, {
-      onEvent: (event) => print(line(event)),
+    const follow = woopdi.tasks.follow(taskId, {
+      lastEventId: sessionStorage.getItem(taskId) ?? undefined,
+      onEvent: (event) => {
+        sessionStorage.setItem(taskId, String(event.seq));
+        print(line(event));
+      },
       onComplete: (terminal) => print(terminal && isTerminalTaskEvent(terminal) ? 'done' : 'nothing left'),
       onError: (error) => print(isTRPCClientError(error) ? \`\${error.data?.code}: \${error.message}\` : String(error)),
     });
+    addEventListener('pagehide', () => follow.unsubscribe());
   } catch (error) {
     print(isTRPCClientError(error) ? error.message : String(error));
   }
