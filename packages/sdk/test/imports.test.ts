@@ -81,7 +81,8 @@ it('emits JavaScript that names no @woopdi package', () => {
 });
 
 it('needs @woopdi/api only at development time', () => {
-  const runtime = { ...pkg.dependencies, ...(pkg as { peerDependencies?: object }).peerDependencies };
+  const manifest = pkg as { dependencies?: object; peerDependencies?: object };
+  const runtime = { ...manifest.dependencies, ...manifest.peerDependencies };
   expect(Object.keys(runtime).filter((name) => name.startsWith('@woopdi/'))).toEqual([]);
   expect(pkg.devDependencies).toHaveProperty('@woopdi/api');
   expect(Object.keys(runtime)).toEqual(expect.arrayContaining(['@trpc/client']));
