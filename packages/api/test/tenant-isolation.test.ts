@@ -4,6 +4,9 @@
 // procedure needs more than MEMBER, by a MEMBER of that organization. Every call is denied, the
 // error says nothing about the other organization, and the other organization is left unchanged.
 //
+// Areas written by `pnpm new:area` add their entries, the rows of B they need and a snapshot of
+// those rows through tenant-areas/ (the router still says which procedures must be covered).
+//
 // Subscriptions are not in the main matrix yet (users.events is user-scoped; org-scoped ones such as
 // tasks.events need a streaming harness to check what they stream): only their gate is checked, at
 // subscribe time, in the last test.
@@ -15,6 +18,7 @@ import { appRouter } from '../src/root.js';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
 import type { Access } from '../src/trpc.js';
 import { SAMPLE_TASK_INPUT, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+import { AREA_MATRICES, type AreaIds } from './tenant-areas/index.js';
 
 /** Organization B, the one under attack: its ids and everything that must not leak. */
 interface Victim {
@@ -34,6 +38,8 @@ interface Victim {
   /** A webhook endpoint of B, and one of its deliveries. */
   webhookId: string;
   deliveryId: string;
+  /** The rows of B that the generated areas seeded (tenant-areas/), by name: `{ projectId }`. */
+  areaIds: Record<string, string>;
 }
 /** The attacker's own organization A, for inputs that mix A's organization with B's other ids. */
 interface Attacker {
@@ -170,6 +176,17 @@ const MATRIX: Record<string, Entry> = {
   },
 };
 
+const areaIdsOf = (b: Victim): AreaIds => ({ ...b.areaIds, organizationId: b.organizationId });
+for (const area of Object.values(AREA_MATRICES)) {
+  for (const [path, entry] of Object.entries(area.entries)) {
+    const { mixed } = entry;
+    MATRIX[path] = {
+      input: (b) => entry.input(areaIdsOf(b)),
+      ...(mixed ? { mixed: (b: Victim, a: Attacker) => mixed(areaIdsOf(b), a) } : {}),
+    };
+  }
+}
+
 type AnyProcedure = {
   _def: {
     type: 'query' | 'mutation' | 'subscription';
@@ -254,6 +271,7 @@ async function snapshotOfB() {
       await deps.sql`select id, status from webhook_deliveries where organization_id = ${id} order by id`,
     apiKeys:
       await deps.sql`select id, revoked_at, last_used_at from api_keys where organization_id = ${id} and name <> 'B member key' order by id`,
+    areas: await Promise.all(Object.values(AREA_MATRICES).map((area) => area.snapshot(deps, id))),
     activeOrgOfOutsiders: await deps.db
       .select({ id: users.id, last: users.lastActiveOrganizationId })
       .from(users)
@@ -306,6 +324,9 @@ beforeAll(async () => {
     minReadRole: taskKinds.org_export.minRole,
     body: Buffer.from(JSON.stringify({ members: [{ email: ownerB!.email, role: 'ADMIN' }] })),
   });
+  const areaIds: Record<string, string> = {};
+  for (const area of Object.values(AREA_MATRICES))
+    Object.assign(areaIds, await area.seed(ownerB!.api, orgB.id));
   const orgA = await attacker!.api.organizations.create({ name: 'Alpha Team' });
   const own = await attacker!.api.assets.createUpload({ organizationId: orgA.id, ...upload });
   const keyOfB = await ownerB!.api.apiKeys.create({
@@ -340,6 +361,7 @@ beforeAll(async () => {
     apiKeyId: keyOfB.apiKey.id,
     webhookId: hookOfB.webhook.id,
     deliveryId: testOfB.deliveryId,
+    areaIds,
   };
   attackerOrg = { organizationId: orgA.id, assetId: own.assetId };
   secrets = {
@@ -358,6 +380,7 @@ beforeAll(async () => {
       keyOfB.apiKey.id,
       hookOfB.webhook.id,
       testOfB.deliveryId,
+      ...Object.values(areaIds),
     ],
   };
   tokens.attackerKey = attackerKey.key;
@@ -390,7 +413,13 @@ describe('the matrix covers the router', () => {
   });
 
   it("each entry addresses the procedure's gate key with one of B's ids, in a valid input", () => {
-    const bIds = new Set([victim.organizationId, victim.invitationId, victim.taskId, victim.assetId]);
+    const bIds = new Set([
+      victim.organizationId,
+      victim.invitationId,
+      victim.taskId,
+      victim.assetId,
+      ...Object.values(victim.areaIds),
+    ]);
     const byPath = Object.fromEntries(procedures);
     for (const { path, access } of covered) {
       const entry = MATRIX[path]!;
