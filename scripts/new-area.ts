@@ -42,21 +42,27 @@ const snake = (camel: string) => camel.replace(/[A-Z]/g, (c) => `_${c.toLowerCas
 const kebab = (camel: string) => camel.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /** `projects` / `budget-items` / `budgetItems` → the names of every layer (plural, as the areas are). */
-function namesOf(raw: string): Names {
+function namesOf(raw: string, singularFlag?: string): Names {
   const plural = raw.replace(/-([a-z0-9])/g, (_m, c: string) => c.toUpperCase());
   if (!/^[a-z][a-zA-Z0-9]{1,39}$/.test(plural))
     fail(
       `"${raw}" is not a valid area name: use 2–40 letters and digits, starting with a lower-case letter, in the plural (projects, budgetItems or budget-items).`,
     );
-  const singular = plural.endsWith('ies')
-    ? `${plural.slice(0, -3)}y`
-    : /(ss|us|is)$/.test(plural) || !plural.endsWith('s')
-      ? fail(
-          `"${raw}": name the area in the plural, like the existing ones (assets, tasks, invitations): e.g. ${plural}s.`,
-        )
-      : /(ches|shes|xes|sses)$/.test(plural)
-        ? plural.slice(0, -2)
-        : plural.slice(0, -1);
+  if (singularFlag !== undefined && !/^[a-z][a-zA-Z0-9]{0,38}$/.test(singularFlag))
+    fail(`--singular ${singularFlag}: a camelCase identifier, e.g. --singular status.`);
+  if (singularFlag === plural) fail(`--singular ${singularFlag}: the singular must differ from the plural.`);
+  // English plurals are irregular: the rules below cover the common ones, --singular the rest.
+  const singular = singularFlag
+    ? singularFlag
+    : plural.endsWith('ies')
+      ? `${plural.slice(0, -3)}y`
+      : /(ss|us|is)$/.test(plural) || !plural.endsWith('s')
+        ? fail(
+            `"${raw}": name the area in the plural, like the existing ones (assets, tasks, invitations): e.g. ${plural}s (or give its singular with --singular).`,
+          )
+        : /(ches|shes|xes|sses)$/.test(plural)
+          ? plural.slice(0, -2)
+          : plural.slice(0, -1);
   return {
     plural,
     Plural: cap(plural),
@@ -133,7 +139,7 @@ function checkCollisions(spec: AreaSpec) {
   if (own.some((p) => read(p).includes('pnpm new:area')))
     fail(
       `The area "${n.plural}" was already generated (${own.join(', ')} exist${own.length === 1 ? 's' : ''}). ` +
-        'Nothing was written. Edit those files to change the area; to start over, `git checkout -- .` and remove the new files first.',
+        'Nothing was written. Edit those files to change the area; to generate it again, first delete the files it created and revert its registry lines (`git status` lists both).',
     );
   for (const p of own)
     fail(`${p} already exists: "${n.plural}" would overwrite a hand-written area. Choose another name.`);
@@ -332,6 +338,7 @@ function main(argv: string[]) {
       'read-role': { type: 'string' },
       'write-role': { type: 'string' },
       task: { type: 'string' },
+      singular: { type: 'string' },
       'dry-run': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -339,15 +346,15 @@ function main(argv: string[]) {
   const [rawName, ...fieldSpecs] = positionals;
   if (values.help || !rawName) {
     console.log(
-      `Usage: pnpm new:area <name> [field:type ...] [--read-role MEMBER] [--write-role MODERATOR] [--task <kind>] [--dry-run]\n` +
-        `  name: the area in the plural (projects, budget-items); types: ${FIELD_TYPES.join(', ')}\n` +
+      `Usage: pnpm new:area <name> [field:type ...] [--read-role MEMBER] [--write-role MODERATOR] [--task <kind>] [--singular <name>] [--dry-run]\n` +
+        `  name: the area in the plural (projects, budget-items; --singular for irregular plurals); types: ${FIELD_TYPES.join(', ')}\n` +
         '  e.g. pnpm new:area projects name:string budgetCents:int archived:boolean --task project_report\n' +
         '  Guide: packages/api/docs/new-area.md',
     );
     return values.help ? 0 : 1;
   }
   const spec: AreaSpec = {
-    names: namesOf(rawName),
+    names: namesOf(rawName, values.singular),
     fields: fieldsOf(fieldSpecs),
     readRole: roleOf('read-role', values['read-role'], 'MEMBER'),
     writeRole: roleOf('write-role', values['write-role'], 'MODERATOR'),
