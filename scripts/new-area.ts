@@ -24,6 +24,7 @@ import {
   routerFile,
   schemaFile,
   serviceFile,
+  workerTestFile,
 } from './new-area/templates.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -119,6 +120,7 @@ const FILES = {
   matrix: (n: Names) => `packages/api/test/tenant-areas/${n.kebab}.ts`,
   restTest: (n: Names) => `packages/server/test/${n.kebab}-rest.test.ts`,
   kind: (task: string) => `packages/worker/src/kinds/${task.replace(/_/g, '-')}.ts`,
+  kindTest: (task: string) => `packages/worker/test/${task.replace(/_/g, '-')}.test.ts`,
 };
 
 const REGISTRY = {
@@ -179,8 +181,8 @@ function checkCollisions(spec: AreaSpec) {
       fail(`--task ${spec.task}: a task kind is snake_case (e.g. project_report), at most 40 characters.`);
     if (new RegExp(`^\\s*${spec.task}:`, 'm').test(read(REGISTRY.coreTasks)))
       fail(`The task kind "${spec.task}" already exists (packages/core/src/tasks.ts).`);
-    if (existsSync(join(ROOT, FILES.kind(spec.task))))
-      fail(`${FILES.kind(spec.task)} already exists: choose another task kind name.`);
+    for (const file of [FILES.kind(spec.task), FILES.kindTest(spec.task)])
+      if (existsSync(join(ROOT, file))) fail(`${file} already exists: choose another task kind name.`);
   }
 }
 
@@ -296,6 +298,11 @@ function plan(spec: AreaSpec): Change[] {
       kindFile(withTask),
       `worker handler: reads the ${n.singular}, reports, returns its fields`,
     );
+    create(
+      FILES.kindTest(task),
+      workerTestFile(withTask),
+      'the kind through the API and a real worker: its events and result; a missing row fails without retry',
+    );
     edit(
       REGISTRY.workerKinds,
       (t) =>
@@ -402,6 +409,9 @@ function main(argv: string[]) {
       `  npx -y pnpm@12.4.2 lint && npx -y pnpm@12.4.2 db:check`,
       `  (cd packages/api && npx vitest run test/${n.kebab}.test.ts test/tenant-isolation.test.ts)`,
       `  (cd packages/server && npx vitest run test/${n.kebab}-rest.test.ts)`,
+      ...(spec.task
+        ? [`  (cd packages/worker && npx vitest run test/${spec.task.replace(/_/g, '-')}.test.ts)`]
+        : []),
       '  Then write the rules of your area in the service (guide: packages/api/docs/new-area.md).',
     ].join('\n'),
   );

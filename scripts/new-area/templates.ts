@@ -725,3 +725,48 @@ export const kindEntry = (spec: AreaSpec & { task: string }) => `${spec.task}: {
   minRole: '${spec.readRole}',
   entitlement: null,
 },`;
+
+export function workerTestFile(spec: AreaSpec & { task: string }): string {
+  const { names: n, task } = spec;
+  return `${header(spec, `The ${task} task kind through the API and a real graphile-worker`)}
+import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWorker, type WorkerHandle } from '../src/index.js';
+import { orgWithAdmin, storedEvents, waitForStatus } from './task-helpers.js';
+
+const sample = ${sampleObject(spec, 0)};
+
+let deps: TestDeps;
+let worker: WorkerHandle;
+
+beforeAll(async () => {
+  deps = await createTestDeps();
+  worker = await startWorker({ ...deps, pollInterval: 100 });
+});
+afterAll(async () => {
+  await worker.stop();
+  await deps.close();
+});
+
+describe('${task}', () => {
+  it('reports a ${n.singular} of the organization: task_start, progress, task_end, the fields as its result', async () => {
+    const { api, org } = await orgWithAdmin(deps, '${n.Plural} Report Co');
+    const row = await api.${n.plural}.create({ organizationId: org.id, ...sample });
+    const { taskId } = await api.tasks.start({ organizationId: org.id, kind: '${task}', input: { ${n.idKey}: row.id } });
+    const task = await waitForStatus(deps, taskId, ['succeeded', 'failed']);
+    expect(task.status, task.error ?? '').toBe('succeeded');
+    expect(task.result).toMatchObject({ ${n.idKey}: row.id, ...sample });
+    expect((await storedEvents(deps, taskId)).map((e) => e.type)).toEqual(['task_start', 'progress', 'task_end']);
+  });
+
+  it('fails at once, without retrying, when the ${n.singular} is gone', async () => {
+    const { api, org } = await orgWithAdmin(deps, '${n.Plural} Gone Co');
+    const row = await api.${n.plural}.create({ organizationId: org.id, ...sample });
+    await api.${n.plural}.delete({ organizationId: org.id, ${n.idKey}: row.id });
+    const { taskId } = await api.tasks.start({ organizationId: org.id, kind: '${task}', input: { ${n.idKey}: row.id } });
+    const task = await waitForStatus(deps, taskId, ['succeeded', 'failed']);
+    expect([task.status, task.error]).toEqual(['failed', expect.stringContaining('not found')]);
+  });
+});
+`;
+}
