@@ -64,6 +64,8 @@ function run(cwd: string, command: string, args: string[]): Promise<Run> {
   });
 }
 const pnpm = (cwd: string, ...args: string[]) => run(cwd, 'npx', ['-y', 'pnpm@12.4.2', ...args]);
+/** What `pnpm new:area` runs, without pnpm's start-up: for the checks around the real run. */
+const newArea = (...args: string[]) => run(copy, 'node_modules/.bin/tsx', ['scripts/new-area.ts', ...args]);
 const git = (...args: string[]) =>
   run(copy, 'git', ['-c', 'user.name=scaffold', '-c', 'user.email=s@example.com', ...args]);
 const status = async () => (await git('status', '--porcelain', '--untracked-files=all')).out;
@@ -108,7 +110,7 @@ afterAll(() => {
 
 describe('pnpm new:area', () => {
   it('--dry-run lists the files and writes nothing', async () => {
-    const dry = await pnpm(copy, 'new:area', ...EXAMPLE, '--dry-run');
+    const dry = await newArea(...EXAMPLE, '--dry-run');
     expect(dry.code, dry.out).toBe(0);
     for (const file of [
       'create packages/db/src/schema/projects.ts',
@@ -133,9 +135,7 @@ describe('pnpm new:area', () => {
       [['widgets', 'size:float'], 'unknown type "float"'],
       [['widgets', 'name:string', '--write-role', 'MEMBER', '--read-role', 'ADMIN'], 'whoever writes must'],
     ];
-    const answers = await Promise.all(
-      refusals.map(([args]) => run(copy, 'node_modules/.bin/tsx', ['scripts/new-area.ts', ...args])),
-    );
+    const answers = await Promise.all(refusals.map(([args]) => newArea(...args)));
     for (const [i, [args, message]] of refusals.entries()) {
       expect([answers[i]!.code, answers[i]!.out], args.join(' ')).toEqual([
         1,
@@ -151,7 +151,7 @@ describe('pnpm new:area', () => {
     expect(generated.code, generated.out).toBe(0);
     expect(generated.out).toMatch(/wrote drizzle\/\d{4}_projects\.sql/);
     const written = await status();
-    const rerun = await pnpm(copy, 'new:area', ...EXAMPLE);
+    const rerun = await newArea(...EXAMPLE);
     expect(rerun.code).not.toBe(0);
     expect(rerun.out).toContain('The area "projects" was already generated');
     expect(await status()).toBe(written);
