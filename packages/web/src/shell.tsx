@@ -44,6 +44,15 @@ function useUserEvents() {
   const [removedFrom, setRemovedFrom] = useState<string | null>(null);
   useSubscription(
     trpc.users.events.subscriptionOptions(undefined, {
+      // Whatever was announced before this stream (re)started was not heard: read it afresh.
+      onStarted: () => {
+        void queryClient.invalidateQueries({ queryKey: trpc.users.pathKey() });
+        void queryClient.invalidateQueries({ queryKey: trpc.members.list.pathKey() });
+        if (current)
+          void queryClient.invalidateQueries({
+            queryKey: trpc.organizations.get.queryKey({ organizationId: current }),
+          });
+      },
       onData: (event) => {
         void queryClient.invalidateQueries({ queryKey: trpc.users.pathKey() });
         if ('organizationId' in event) {
