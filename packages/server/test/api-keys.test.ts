@@ -2,44 +2,16 @@
 // REST and tRPC HTTP on either instance, carries RateLimit-* headers and is limited per key, is
 // refused by user-only procedures, and once revoked through one instance the other answers 401
 // within a second (a bus invalidation, not a TTL). The secret never reaches either process's logs.
-import type { ChildProcess } from 'node:child_process';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import { redisTestUrl } from '@woopdi/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
-import { isolatedEnv, restCall as rest, spawnEntry } from './processes.js';
+import { type Api, restCall as rest, spawnApi, waitReady } from './processes.js';
 
 const redisUrl = redisTestUrl();
 const JWT_SECRET = 'api-keys-test-value-0123456789abcdef-xyz';
 const PASSWORD = 'correct horse battery staple';
 const LIMIT = 20;
-
-interface Api {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-}
-
-function spawnApi(env: Record<string, string>, port: number): Api {
-  const { child, output } = spawnEntry('dist/main-api.js', isolatedEnv({ ...env, PORT: String(port) }));
-  return { child, url: `http://127.0.0.1:${port}`, output };
-}
-
-async function waitReady(api: Api) {
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline) {
-    if (api.child.exitCode !== null) throw new Error(`the api exited:\n${api.output()}`);
-    if (
-      await fetch(`${api.url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the api did not get ready:\n${api.output()}`);
-}
 
 const withKey = (key: string) => ({ authorization: `Bearer ${key}` });
 

@@ -2,43 +2,15 @@
 // (issue #11). Freshness comes from bus invalidations, not from waiting out a TTL: with two real
 // api processes on one database and Redis, every change made through one instance is seen by the
 // other on its next requests, well within a second.
-import type { ChildProcess } from 'node:child_process';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import { redisTestUrl } from '@woopdi/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from './helpers.js';
-import { isolatedEnv, restCall as rest, spawnEntry } from './processes.js';
+import { type Api, restCall as rest, spawnApi, waitReady } from './processes.js';
 
 const redisUrl = redisTestUrl();
 const JWT_SECRET = 'cache-freshness-test-value-0123456789abcdef';
 const PASSWORD = 'correct horse battery staple';
-
-interface Api {
-  child: ChildProcess;
-  url: string;
-  output(): string;
-}
-
-function spawnApi(env: Record<string, string>, port: number): Api {
-  const { child, output } = spawnEntry('dist/main-api.js', isolatedEnv({ ...env, PORT: String(port) }));
-  return { child, url: `http://127.0.0.1:${port}`, output };
-}
-
-async function waitReady(api: Api) {
-  const deadline = Date.now() + 45_000;
-  while (Date.now() < deadline) {
-    if (api.child.exitCode !== null) throw new Error(`the api exited:\n${api.output()}`);
-    if (
-      await fetch(`${api.url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`the api did not get ready:\n${api.output()}`);
-}
 
 /** Polls `probe` on the other instance until it holds; returns how long that took (ms). */
 async function seenWithin(probe: () => Promise<boolean>, limitMs = 1_000): Promise<number> {

@@ -180,3 +180,32 @@ export function newWorkerId(
     ms,
   );
 }
+
+/** One api process (the compiled entry) on `port`, in an isolated environment. */
+export interface Api {
+  child: ChildProcess;
+  url: string;
+  output(): string;
+}
+
+export function spawnApi(env: Record<string, string>, port: number): Api {
+  const { child, output } = spawnEntry('dist/main-api.js', isolatedEnv({ ...env, PORT: String(port) }));
+  return { child, url: `http://127.0.0.1:${port}`, output };
+}
+
+/** Resolves once the api answers /readyz; throws with its output if it exits or takes over 45 s. */
+export async function waitReady(api: Api) {
+  const deadline = Date.now() + 45_000;
+  while (Date.now() < deadline) {
+    if (api.child.exitCode !== null) throw new Error(`the api exited:\n${api.output()}`);
+    if (
+      await fetch(`${api.url}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    )
+      return;
+    await sleep(50);
+  }
+  throw new Error(`the api did not get ready:\n${api.output()}`);
+}
