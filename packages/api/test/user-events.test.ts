@@ -98,3 +98,18 @@ it("announces joins, role changes and removals to the organization's MODERATORs 
   await memberReading;
   expect(memberEvents.map((e) => e.type)).toEqual(['session.revoked']);
 });
+
+it("an API key's revocation reaches the key's own streams, not its creator's user events", async () => {
+  const owner = await signUp(deps);
+  const org = await owner.api.organizations.create({ name: 'Key revoked' });
+  const { apiKey } = await owner.api.apiKeys.create({ organizationId: org.id, name: 'k', role: 'MEMBER' });
+  const events: UserEvent[] = [];
+  const reading = (async () => {
+    for await (const e of await owner.api.users.events()) events.push(e);
+  })();
+  await owner.api.apiKeys.revoke({ organizationId: org.id, apiKeyId: apiKey.id });
+  await owner.api.auth.logout({ everywhere: false });
+  await reading;
+  expect(events.map((e) => e.type)).toEqual(['session.revoked']);
+  expect(events[0]).toMatchObject({ familyId: expect.not.stringMatching(/^apikey:/) });
+});

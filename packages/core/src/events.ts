@@ -44,11 +44,24 @@ type WithoutAt<T> = T extends unknown ? Omit<T, 'at'> : never;
 export const userEvent = (event: WithoutAt<UserEvent>): UserEvent =>
   ({ ...event, at: new Date().toISOString() }) as UserEvent;
 
+const API_KEY_FAMILY = 'apikey:';
+
+/**
+ * The session family of a request made with an organization API key. Its revocation is published on
+ * the creator's user channel (so the key's open task streams end), naming this family.
+ */
+export const apiKeyFamilyId = (apiKeyId: string) => `${API_KEY_FAMILY}${apiKeyId}`;
+
+export const isApiKeyFamily = (familyId: string | null | undefined) =>
+  familyId?.startsWith(API_KEY_FAMILY) ?? false;
+
 /** True when a session.revoked event ends the session family `familyId`. */
 export function revokes(event: UserEvent, familyId: string): boolean {
   if (event.type !== 'session.revoked') return false;
   if (event.familyId !== null) return event.familyId === familyId;
-  return event.exceptFamilyId !== familyId;
+  // "Every session of the user" means their sign-ins: the API keys they created act for the
+  // organization and outlive them (revoked one by one, or with the organization).
+  return !isApiKeyFamily(familyId) && event.exceptFamilyId !== familyId;
 }
 
 /**

@@ -17,6 +17,7 @@ import {
   createContextFactory,
   isApiKeyToken,
 } from '@woopdi/api';
+import { apiKeyFamilyId } from '@woopdi/core';
 import type { RawData, WebSocket } from 'ws';
 import { type ConnectionLimits, tooManyForUserReason } from './socket-limits.js';
 import { CLOSE_POLICY_VIOLATION, CLOSE_TOO_SLOW } from './task-ws.js';
@@ -140,7 +141,7 @@ export function withUserSlot(deps: ApiDeps, limits: ConnectionLimits) {
     // An organization API key holds slots of its own (not its creator's); an invalid one takes none.
     const holder = isApiKeyToken(ctx.accessToken)
       ? await authenticate(ctx).then(
-          (session) => `apikey:${session.apiKey!.id}`,
+          (session) => apiKeyFamilyId(session.apiKey!.id),
           () => undefined,
         )
       : (await deps.accessTokens.verify(ctx.accessToken))?.sub;

@@ -476,4 +476,75 @@ describe.each(buses)('on the %s bus', (bus) => {
       }
     });
   });
+
+  describe('an organization API key revoked mid-stream', () => {
+    it("ends that key's streams (tRPC FORBIDDEN, websocket 1008); other keys' outlive their creator's sign-ins", async () => {
+      const o = await owner();
+      const { key, apiKey } = await o.api.apiKeys.create({
+        organizationId: o.org.id,
+        name: 'stream follower',
+        role: 'MEMBER',
+      });
+      const other = await o.api.apiKeys.create({ organizationId: o.org.id, name: 'kept', role: 'MEMBER' });
+      const taskId = await startTask(o.api, o.org.id, 300, 20);
+
+      const wsClient = createWSClient({
+        url: wsUrl('/trpc'),
+        WebSocket: WebSocket as unknown as WebSocketClientOptions['WebSocket'],
+        connectionParams: { token: key },
+      });
+      const trpc = createTRPCClient<AppRouter>({ links: [wsLink({ client: wsClient })] });
+      let keyEvents = 0;
+      const trpcError = new Promise<unknown>((resolve, reject) => {
+        trpc.tasks.events.subscribe(
+          { taskId },
+          {
+            onData: () => void keyEvents++,
+            onError: resolve,
+            onComplete: () => reject(new Error('completed instead of failing')),
+          },
+        );
+      });
+      const keySocket = openTaskSocket(wsUrl(`/tasks/${taskId}/ws?token=${key}`));
+      // The creator's own stream of the same task, and their user events, go on.
+      const ownerSocket = openTaskSocket(wsUrl(`/tasks/${taskId}/ws?token=${o.token}`));
+      const otherSocket = openTaskSocket(wsUrl(`/tasks/${taskId}/ws?token=${other.key}`));
+      try {
+        await waitFor(
+          async () =>
+            keyEvents >= 2 &&
+            keySocket.frames.length >= 2 &&
+            ownerSocket.frames.length >= 2 &&
+            otherSocket.frames.length >= 2,
+          'events on every stream',
+        );
+        await o.api.apiKeys.revoke({ organizationId: o.org.id, apiKeyId: apiKey.id });
+
+        const error = await trpcError;
+        expect((error as TRPCClientError<AppRouter>).data?.code).toBe('FORBIDDEN');
+        expect((error as Error).message).toMatch(/API key was revoked/);
+        const closed = await keySocket.closed;
+        expect(closed.code).toBe(1008);
+        expect(closed.reason).toMatch(/API key was revoked/);
+
+        const seen = ownerSocket.frames.length;
+        await waitFor(async () => ownerSocket.frames.length > seen + 2, "the creator's stream going on");
+        expect(await o.api.users.me()).toMatchObject({ id: o.userId });
+
+        // Signing out everywhere ends the creator's streams, not those of the keys they created.
+        await o.api.auth.logout({ everywhere: true });
+        expect((await ownerSocket.closed).code).toBe(1008);
+        const otherSeen = otherSocket.frames.length;
+        await waitFor(
+          async () => otherSocket.frames.length > otherSeen + 2,
+          "the other key's stream going on",
+        );
+      } finally {
+        await wsClient.close();
+        ownerSocket.ws.close();
+        otherSocket.ws.close();
+        await o.api.tasks.cancel({ taskId }).catch(() => undefined);
+      }
+    });
+  });
 });

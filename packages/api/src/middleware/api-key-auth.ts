@@ -3,7 +3,7 @@
 // instance at once); the TTL only bounds a lost invalidation. Each use is counted against the key's
 // rate limit, and last_used_at is written at most once a minute.
 import { createHmac } from 'node:crypto';
-import { AppError, type RateLimitState, safeEqual, unauthorized } from '@woopdi/core';
+import { AppError, apiKeyFamilyId, type RateLimitState, safeEqual, unauthorized } from '@woopdi/core';
 import { apiKeys, type Db, type OrgRole, organizations, users } from '@woopdi/db';
 import { and, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Context, Session } from '../context.js';
@@ -114,8 +114,8 @@ export async function authenticateApiKey(ctx: Context, token: string): Promise<S
   await touch(ctx, key);
   return {
     userId: key.createdBy,
-    sessionId: `apikey:${key.id}`,
-    familyId: `apikey:${key.id}`,
+    sessionId: apiKeyFamilyId(key.id),
+    familyId: apiKeyFamilyId(key.id),
     systemRole: 'user',
     email: key.creatorEmail,
     apiKey: {

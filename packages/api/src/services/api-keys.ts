@@ -2,12 +2,14 @@
 // stored as an HMAC of the secret, revoked (never deleted) so the audit log can always name them.
 import { randomBytes } from 'node:crypto';
 import {
+  apiKeyFamilyId,
   badRequest,
   conflict,
   emitWebhookEvent,
   forbidden,
   notFound,
   publishApiKeyChanged,
+  publishUserEvent,
 } from '@woopdi/core';
 import { apiKeys, type OrgRole, users } from '@woopdi/db';
 import { and, count, desc, eq, isNull } from 'drizzle-orm';
@@ -159,7 +161,15 @@ export async function revokeApiKey(deps: ServiceDeps, actor: Membership, apiKeyI
     return revoked!;
   });
   try {
-    await publishApiKeyChanged(deps.bus, row.id);
+    // Every instance refuses the key, and the task streams it has open end (they watch the
+    // creator's channel for their session family).
+    await Promise.all([
+      publishApiKeyChanged(deps.bus, row.id),
+      publishUserEvent(deps.bus, row.createdBy, {
+        type: 'session.revoked',
+        familyId: apiKeyFamilyId(row.id),
+      }),
+    ]);
   } catch (error) {
     // Committed: instances still refuse it once their cached copy ages out (30 s).
     deps.logger.warn({ err: error, apiKeyId: row.id }, 'API key revocation not broadcast');

@@ -20,6 +20,7 @@ import {
   type BusSubscription,
   type EventBus,
   forbidden,
+  isApiKeyFamily,
   isTerminalEvent,
   type Logger,
   metrics,
@@ -502,7 +503,11 @@ export function createTaskFanout(
             (event.type === 'membership.removed' && event.organizationId === organizationId) ||
             revokes(event, familyId)
           ) {
-            const error = forbidden('You no longer have access to this organization.');
+            const error = forbidden(
+              isApiKeyFamily(familyId)
+                ? 'This API key was revoked: create a new one.'
+                : 'You no longer have access to this organization.',
+            );
             endFollower(follower, { kind: 'access-lost', error });
           }
         }

@@ -1,4 +1,4 @@
-import { revokes, type UserEvent, userChannel } from '@woopdi/core';
+import { isApiKeyFamily, revokes, type UserEvent, userChannel } from '@woopdi/core';
 import type { Session } from '../context.js';
 import type { ServiceDeps } from './deps.js';
 
@@ -17,6 +17,8 @@ export async function openUserEvents(
   return (async function* () {
     try {
       for await (const event of subscription) {
+        // An API key's revocation is published here for the key's own streams, not the user's.
+        if (event.type === 'session.revoked' && isApiKeyFamily(event.familyId)) continue;
         yield event;
         if (revokes(event, session.familyId)) return;
       }
