@@ -134,6 +134,12 @@ describe('task starts per user (RATE_LIMIT_TASK_STARTS)', () => {
     expect(retryAfter).toBeGreaterThan(0);
     expect(retryAfter).toBeLessThanOrEqual(60);
 
+    // The limit answers before the input is looked at.
+    expect(
+      await codeOf(
+        owner.api.tasks.start({ organizationId: org.id, kind: 'example_streaming', input: { steps: -1 } }),
+      ),
+    ).toBe('TOO_MANY_REQUESTS');
     // Per user, in any organization: the same user's solo organization is refused too.
     expect(await codeOf(start(owner.api, await soloOf(owner.api)))).toBe('TOO_MANY_REQUESTS');
     // A refused start created nothing.
