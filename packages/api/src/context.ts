@@ -29,6 +29,9 @@ export interface LogFields {
   organizationId?: string;
   /** The API key's public id (never its secret) when a key made the request. */
   apiKeyId?: string;
+  /** Support impersonation: the superadmin acting as userId, and the impersonation (session) id. */
+  actorUserId?: string;
+  impersonationId?: string;
 }
 
 /** Set by the auth middleware. */
@@ -44,6 +47,17 @@ export interface Session {
    * role (the gates enforce it); userId and email are then its creator's (rows that need a user).
    */
   apiKey?: ApiKeyActor;
+  /** Set when a superadmin acts as this user (admin.impersonate); sessionId is the impersonation's id. */
+  impersonation?: Impersonation;
+}
+
+export interface Impersonation {
+  /** The superadmin's user id (the token's `act.sub`). */
+  actorUserId: string;
+  actorEmail: string;
+  reason: string;
+  /** Without it every mutation is refused (403). */
+  allowWrite: boolean;
 }
 
 export interface ApiKeyActor {

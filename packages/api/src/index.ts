@@ -4,6 +4,7 @@ export { createContextFactory } from './context.js';
 export { appErrorOf } from './errors.js';
 export { isApiKeyToken } from './middleware/api-key-auth.js';
 export { authenticate } from './middleware/auth.js';
+export { assertSupportMay, logImpersonation, runAsSupport } from './middleware/impersonation.js';
 export { type Membership, requireMembership, requireMembershipOf } from './middleware/membership.js';
 export { createOpenApiDocument } from './openapi.js';
 export { type AppRouter, appRouter } from './root.js';

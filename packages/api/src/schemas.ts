@@ -47,6 +47,21 @@ export const user = z.object({
   createdAt: isoDate,
 });
 
+/** users.me: the user, and who is acting as them when the request comes from a support session. */
+export const me = user.extend({
+  impersonatedBy: z
+    .object({
+      userId: uuid(),
+      email: z.string(),
+      reason: z.string(),
+      allowWrite: z.boolean(),
+      impersonationId: uuid(),
+    })
+    .nullable()
+    .optional()
+    .describe('Set when a superadmin is acting as this user (support impersonation); null otherwise'),
+});
+
 export const authResult = z.object({ user, tokens });
 
 export const organization = z.object({
@@ -102,6 +117,10 @@ export const auditEntry = z.object({
   action: z.string(),
   actorUserId: uuid().nullable(),
   actorApiKeyId: uuid().nullable().describe('The organization API key that acted (actorUserId is then null)'),
+  impersonatorUserId: uuid()
+    .nullable()
+    .describe('The superadmin who acted as actorUserId in a support session (admin.impersonate), if one did'),
+  impersonationId: uuid().nullable().describe('That support session'),
   targetType: z.string().nullable(),
   targetId: z.string().nullable(),
   metadata: z.record(z.string(), z.unknown()),

@@ -5,6 +5,7 @@ import type { Db } from '@woopdi/db';
 import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { authenticate } from './middleware/auth.js';
+import { logImpersonation } from './middleware/impersonation.js';
 import { hasOrgRole, membershipOf } from './middleware/membership.js';
 import { openTaskEvents } from './services/task-stream.js';
 import { taskScope } from './services/tasks.js';
@@ -45,6 +46,7 @@ async function scopeOf(ctx: Context, taskId: string): Promise<Scope | undefined>
  */
 export async function authorizeTaskStream(ctx: Context, taskId: string) {
   const session = await authenticate(ctx);
+  logImpersonation(ctx, session); // a stream only reads: a read-only support session may follow it
   const scope = /^[0-9a-f-]{36}$/i.test(taskId) ? await scopeOf(ctx, taskId) : undefined;
   const membership = scope ? await membershipOf(ctx, session, scope.organizationId) : undefined;
   // Below the role of the task's kind (an org_export to a MEMBER), it is hidden like another's.

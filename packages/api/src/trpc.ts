@@ -7,6 +7,12 @@ import { ZodError, z } from 'zod';
 import type { Context, Session } from './context.js';
 import { appErrorOf, toTRPCError } from './errors.js';
 import { authenticate } from './middleware/auth.js';
+import {
+  assertSupportMay,
+  logImpersonation,
+  runAsSupport,
+  type SupportCall,
+} from './middleware/impersonation.js';
 import { hasOrgRole, type Membership, membershipOf, requireMembershipOf } from './middleware/membership.js';
 import { actingApiKey } from './services/audit.js';
 import { assertEntitlement } from './services/entitlements.js';
@@ -83,17 +89,50 @@ const mapErrors = t.middleware(async ({ next }) => mapResult(await next()));
 const gate = <Extra extends object>(
   check: (ctx: Context, rawInput: () => Promise<unknown>) => Promise<Extra>,
 ) =>
-  t.middleware(async ({ ctx, getRawInput, next }) => {
+  t.middleware(async ({ ctx, getRawInput, next, type, path, meta }) => {
     let extra: Extra;
+    let support: SupportCall | undefined;
     try {
       extra = await check(ctx, getRawInput);
+      // --- support impersonation: read-only unless allowed (services/impersonation.ts).
+      const session = (extra as { session?: Session }).session;
+      if (session?.impersonation) {
+        support = supportCall(type, path, meta, (extra as { membership?: Membership }).membership);
+        assertSupportMay(session, support);
+      }
     } catch (error) {
       throw asTRPCError(error);
     }
-    const key = (extra as { session?: Session }).session?.apiKey;
+    const session = (extra as { session?: Session }).session;
+    const call = () => next({ ctx: extra });
+    if (support && session) {
+      let result: Awaited<ReturnType<typeof call>>;
+      try {
+        result = await runAsSupport(ctx, session, support, call, (r) => r.ok);
+      } catch (error) {
+        throw asTRPCError(error);
+      }
+      return mapResult(result);
+    }
+    // ---
+    const key = session?.apiKey;
     // Through an API key, whatever the procedure audits names the key (services/audit.ts).
-    return mapResult(await (key ? actingApiKey.run(key, () => next({ ctx: extra })) : next({ ctx: extra })));
+    return mapResult(await (key ? actingApiKey.run(key, call) : call()));
   });
+
+/** What the support-session rules need to know about a call. */
+const supportCall = (
+  type: SupportCall['type'],
+  path: string,
+  meta: WoopdiMeta | undefined,
+  membership: Membership | undefined,
+): SupportCall => ({
+  type,
+  path,
+  organizationId: membership?.organizationId,
+  readOnlySafe: meta?.support === 'readOnlySafe',
+  notUnderImpersonation: meta?.support === 'never',
+});
 
 /**
  * The organization gates run before the input parser (so its errors are mapped too): they read
@@ -108,6 +147,7 @@ const idIn = (key: string, raw: unknown): string | undefined => {
 async function signedIn(ctx: Context) {
   const session = await authenticate(ctx);
   if (ctx.logFields && !session.apiKey) ctx.logFields.userId = session.userId;
+  logImpersonation(ctx, session);
   return session;
 }
 
@@ -141,6 +181,12 @@ export type WoopdiMeta = {
    * succeed, so the OpenAPI document lists no 4xx or 503 for it.
    */
   configOnly?: true;
+  /**
+   * Support impersonation (admin.impersonate): `readOnlySafe`, a mutation a read-only session may
+   * call (it only ends the session); `never`, a mutation no support session may call, even with
+   * allowWrite (credentials that would outlive it). Every other mutation needs allowWrite.
+   */
+  support?: 'readOnlySafe' | 'never';
 };
 
 export const publicProcedure = t.procedure.use(mapErrors).meta({ access: { scope: 'public' } });
@@ -152,10 +198,20 @@ export const authedProcedure = t.procedure
 /** Public, but knows the caller when a valid access token is sent (and refuses an invalid one). */
 export const optionalAuthProcedure = publicProcedure
   .meta({ access: { scope: 'public', session: 'optional' } })
-  .use(async ({ ctx, next }) => {
-    const session = ctx.accessToken ? await authenticate(ctx) : null;
+  .use(async ({ ctx, next, type, path, meta }) => {
+    const session = ctx.accessToken ? await signedIn(ctx) : null;
     if (session?.apiKey) throw toTRPCError(forbidden(API_KEY_USER_ONLY));
-    return next({ ctx: { session } });
+    if (!session?.impersonation) return next({ ctx: { session } });
+    // A support session acts on the token like any gate: read-only unless allowed, and on the trail.
+    const support = supportCall(type, path, meta, undefined);
+    assertSupportMay(session, support);
+    return runAsSupport(
+      ctx,
+      session,
+      support,
+      () => next({ ctx: { session } }),
+      (r) => r.ok,
+    );
   });
 
 const systemRank: Record<SystemRole, number> = { user: 0, admin: 1, superadmin: 2 };

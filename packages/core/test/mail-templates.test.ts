@@ -17,6 +17,13 @@ const samples: { [T in EmailTemplate]: EmailPayload<T> } = {
     failingSince: '2026-12-01T09:30:00.000Z',
     lastError: 'HTTP 500',
   },
+  support_access: {
+    name: 'Ada',
+    actorEmail: 'support@woopdi.test',
+    reason: 'Ticket 4411: the export fails',
+    endsAt: '2026-12-01T10:00:00.000Z',
+    allowWrite: false,
+  },
 };
 
 describe('every template renders', () => {

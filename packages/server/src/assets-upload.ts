@@ -6,10 +6,13 @@ import type { Readable } from 'node:stream';
 import {
   type ApiDeps,
   appErrorOf,
+  assertSupportMay,
   authenticate,
   createContextFactory,
   getAsset,
+  logImpersonation,
   requireMembershipOf,
+  runAsSupport,
   uploadStream,
 } from '@woopdi/api';
 import { AppError, badRequest } from '@woopdi/core';
@@ -79,6 +82,12 @@ export function assetUploadRoute(deps: ApiDeps): RequestHandler {
       if (!UUID.test(organizationId)) throw badRequest('organizationId: Invalid UUID');
       // An API key uploads as itself (its organization, its role), not as its creator.
       const membership = await requireMembershipOf(ctx, session, organizationId, 'MEMBER');
+      // A support session uploads only with allowWrite, on the trail (middleware/impersonation.ts).
+      const support = { type: 'mutation', path: 'assets.upload', organizationId } as const;
+      if (session.impersonation) {
+        logImpersonation(ctx, session);
+        assertSupportMay(session, support);
+      }
       if (!req.is('multipart/form-data')) {
         throw badRequest('Send multipart/form-data with the file in a field named "file".');
       }
@@ -89,14 +98,16 @@ export function assetUploadRoute(deps: ApiDeps): RequestHandler {
           `The file is larger than the limit of ${maxBytes} bytes (UPLOAD_MAX_BYTES).`,
         );
       }
-      const row = await receive(req, maxBytes, (file, info) =>
-        uploadStream(ctx, membership, {
-          filename: info.filename,
-          contentType: info.mimeType,
-          body: file,
-          role: info.role === 'logo' ? 'logo' : undefined,
-        }),
-      );
+      const upload = () =>
+        receive(req, maxBytes, (file, info) =>
+          uploadStream(ctx, membership, {
+            filename: info.filename,
+            contentType: info.mimeType,
+            body: file,
+            role: info.role === 'logo' ? 'logo' : undefined,
+          }),
+        );
+      const row = session.impersonation ? await runAsSupport(ctx, session, support, upload) : await upload();
       res.status(201).json(await getAsset(ctx, membership, organizationId, row.id));
     } catch (error) {
       const appError = appErrorOf(error);

@@ -1,9 +1,12 @@
 import { unauthorized } from '@woopdi/core';
 import { type Db, sessions, users } from '@woopdi/db';
 import { and, eq, gt, isNull, sql } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
 import type { Context, Session } from '../context.js';
 import { prepared } from '../prepared.js';
 import { authenticateApiKey, isApiKeyToken } from './api-key-auth.js';
+
+const impersonator = alias(users, 'impersonator');
 
 const liveSession = (db: Db) =>
   db
@@ -13,9 +16,17 @@ const liveSession = (db: Db) =>
       systemRole: users.systemRole,
       disabledAt: users.disabledAt,
       familyId: sessions.familyId,
+      // Support impersonation (admin.impersonate): who acts, why, and whether they may write.
+      impersonatorId: sessions.impersonatorId,
+      impersonationReason: sessions.impersonationReason,
+      allowWrite: sessions.allowWrite,
+      impersonatorEmail: impersonator.email,
+      impersonatorRole: impersonator.systemRole,
+      impersonatorDisabledAt: impersonator.disabledAt,
     })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
+    .leftJoin(impersonator, eq(impersonator.id, sessions.impersonatorId))
     .where(
       and(
         eq(sessions.id, sql.placeholder('sid')),
@@ -52,6 +63,21 @@ export async function authenticate(ctx: Context): Promise<Session> {
     systemRole: row.systemRole,
     email: row.email,
   };
+  // --- support impersonation: the session row is the truth; the token's `act` must agree with it.
+  if (row.impersonatorId || claims.act) {
+    if (row.impersonatorId !== claims.act?.sub) throw unauthorized('Your session has ended: sign in again.');
+    // A superadmin demoted or disabled meanwhile loses the sessions they started as someone else.
+    if (row.impersonatorRole !== 'superadmin' || row.impersonatorDisabledAt) {
+      throw unauthorized('This support session has ended: its superadmin no longer has that role.');
+    }
+    session.impersonation = {
+      actorUserId: row.impersonatorId!,
+      actorEmail: row.impersonatorEmail!,
+      reason: row.impersonationReason ?? '',
+      allowWrite: row.allowWrite,
+    };
+  }
+  // ---
   ctx.authCache?.sessions.set(claims.sid, session);
   return session;
 }

@@ -29,8 +29,9 @@ export const apiKeysRouter = router({
         tags,
         summary: 'Create an organization API key (shown once)',
         description:
-          'ADMIN only. Answers the key `wpd_<keyId>_<secret>` once; only a keyed hash is stored. Send it as `Authorization: Bearer wpd_…`: it acts for this organization only, with its role (at most yours), and is refused (403) by user-only procedures. 409 when the organization already has 100 live keys.',
+          'ADMIN only. Answers the key `wpd_<keyId>_<secret>` once; only a keyed hash is stored. Send it as `Authorization: Bearer wpd_…`: it acts for this organization only, with its role (at most yours), and is refused (403) by user-only procedures. 409 when the organization already has 100 live keys. Refused (403) in a support session, even with allowWrite: a key would outlive it.',
       },
+      support: 'never',
     })
     .input(
       z.object({

@@ -77,8 +77,9 @@ export const authRouter = router({
         tags,
         summary: 'Sign out',
         description:
-          'Ends this sign-in (its access and refresh tokens stop working), or every sign-in with `everywhere: true`.',
+          'Ends this sign-in (its access and refresh tokens stop working), or every sign-in with `everywhere: true`. Refused (403) in a support session: end it with `POST /admin/impersonation/end`.',
       },
+      support: 'never',
     })
     .input(z.object({ everywhere: z.boolean().default(false) }).default({ everywhere: false }))
     .output(message)

@@ -1,6 +1,7 @@
 import { uuid } from '@woopdi/core';
 import { z } from 'zod';
-import { membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
+import { me, membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
+import { impersonatedBy } from '../services/impersonation.js';
 import { openUserEvents } from '../services/user-events.js';
 import * as users from '../services/users.js';
 import { authedProcedure, orgProcedure, router } from '../trpc.js';
@@ -9,10 +10,22 @@ const tags = ['users'];
 
 export const usersRouter = router({
   me: authedProcedure
-    .meta({ openapi: { method: 'GET', path: '/user/me', tags, summary: 'The signed-in user' } })
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/user/me',
+        tags,
+        summary: 'The signed-in user',
+        description:
+          '`impersonatedBy` names the superadmin when the request comes from a support session (admin.impersonate), else null.',
+      },
+    })
     .input(z.void())
-    .output(user)
-    .query(({ ctx }) => users.me(ctx, ctx.session.userId)),
+    .output(me)
+    .query(async ({ ctx }) => ({
+      ...(await users.me(ctx, ctx.session.userId)),
+      impersonatedBy: impersonatedBy(ctx.session),
+    })),
 
   updateMe: authedProcedure
     .meta({
@@ -21,7 +34,8 @@ export const usersRouter = router({
         path: '/user/me',
         tags,
         summary: 'Update your name or password',
-        description: 'Changing the password needs `currentPassword` and signs out every other session.',
+        description:
+          'Changing the password needs `currentPassword` and signs out every other session; a support session may not change it (403).',
       },
     })
     .input(

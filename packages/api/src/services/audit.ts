@@ -37,7 +37,13 @@ export type AuditAction =
   | 'webhook.updated'
   | 'webhook.deleted'
   | 'webhook.secret_rotated'
-  | 'webhook.disabled';
+  | 'webhook.disabled'
+  // Support impersonation (services/impersonation.ts): started, first access to an organization,
+  // a write the procedure did not audit itself, ended.
+  | 'support.impersonation_started'
+  | 'support.access'
+  | 'support.write'
+  | 'support.impersonation_ended';
 
 /**
  * The API key a request acts through (set by the gates around the procedure call): every audit
@@ -45,11 +51,25 @@ export type AuditAction =
  */
 export const actingApiKey = new AsyncLocalStorage<{ id: string }>();
 
+/**
+ * The support impersonation a request runs under (set by the gates): every audit entry written
+ * during it names the superadmin as well as the user, and the organizations it audited are noted
+ * (so the gate knows whether a write still needs its own `support.write` entry).
+ */
+export const actingImpersonator = new AsyncLocalStorage<{
+  actorUserId: string;
+  impersonationId: string;
+  audited: Set<string | null>;
+}>();
+
 export interface AuditEntry {
   organizationId: string | null;
   actorUserId: string | null;
   /** The key that acted; defaults to the request's API key (actingApiKey). */
   actorApiKeyId?: string | null;
+  /** The superadmin acting as the user; defaults to the request's impersonation (actingImpersonator). */
+  impersonatorUserId?: string | null;
+  impersonationId?: string | null;
   action: AuditAction;
   target?: { type: string; id: string };
   metadata?: Record<string, unknown>;
@@ -58,11 +78,15 @@ export interface AuditEntry {
 /** Appends one row, inside the caller's transaction: it exists if and only if the change commits. */
 export async function audit(tx: DbOrTx, entry: AuditEntry): Promise<void> {
   const key = actingApiKey.getStore();
+  const support = actingImpersonator.getStore();
+  support?.audited.add(entry.organizationId);
   await tx.insert(auditLog).values({
     organizationId: entry.organizationId,
     // Through a key, the key acted: not the user who once created it.
     actorUserId: key ? null : entry.actorUserId,
     actorApiKeyId: entry.actorApiKeyId ?? key?.id ?? null,
+    impersonatorUserId: entry.impersonatorUserId ?? support?.actorUserId ?? null,
+    impersonationId: entry.impersonationId ?? support?.impersonationId ?? null,
     action: entry.action,
     targetType: entry.target?.type ?? null,
     targetId: entry.target?.id ?? null,
@@ -95,6 +119,8 @@ export async function listAuditLog(
       action: r.action,
       actorUserId: r.actorUserId,
       actorApiKeyId: r.actorApiKeyId,
+      impersonatorUserId: r.impersonatorUserId,
+      impersonationId: r.impersonationId,
       targetType: r.targetType,
       targetId: r.targetId,
       metadata: r.metadata,

@@ -1,5 +1,6 @@
 import {
   badRequest,
+  forbidden,
   hashPassword,
   publishUserEvent,
   queueEmail,
@@ -10,6 +11,7 @@ import { memberships, organizations, users } from '@woopdi/db';
 import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Session } from '../context.js';
 import type { ServiceDeps } from './deps.js';
+import { NOT_UNDER_IMPERSONATION } from './impersonation.js';
 import { publicUser } from './serialize.js';
 import { revokeAllForUser } from './sessions.js';
 
@@ -31,6 +33,7 @@ export async function updateMe(
   const changes: Partial<typeof users.$inferInsert> = {};
   if (input.name !== undefined) changes.name = input.name;
   if (input.newPassword !== undefined) {
+    if (session.impersonation) throw forbidden(NOT_UNDER_IMPERSONATION);
     if (!input.currentPassword)
       throw badRequest('currentPassword: give your current password to set a new one.');
     const user = await deps.db.query.users.findFirst({ where: eq(users.id, session.userId) });

@@ -22,6 +22,14 @@ export const emailPayloads = {
     failingSince: z.string(),
     lastError: z.string(),
   }),
+  /** To the user when a superadmin starts acting as them (admin.impersonate). */
+  support_access: z.object({
+    name: z.string().nullish(),
+    actorEmail: z.email(),
+    reason: z.string(),
+    endsAt: z.string(),
+    allowWrite: z.boolean(),
+  }),
 } as const;
 
 export type EmailTemplate = keyof typeof emailPayloads;
@@ -109,6 +117,19 @@ const renderers: { [T in EmailTemplate]: (p: EmailPayload<T>) => RenderedEmail }
     ]),
     text: `Deliveries to ${p.endpointUrl} have failed continuously since ${p.failingSince}, so the endpoint was disabled.\nThe last attempt: ${p.lastError}.\nFix the receiver, enable the endpoint again (webhooks.update) and redeliver what it missed.\n`,
   }),
+  support_access: (p) => {
+    const mode = p.allowWrite ? 'may make changes' : 'can look but not change anything';
+    const lines = [
+      `Support (${p.actorEmail}) started a session acting as your account, for this reason: ${p.reason}`,
+      `It ends at ${p.endsAt} at the latest; during it they ${mode}. Everything done is recorded in the audit log of your organizations.`,
+      'If you did not ask for support, reply to this email or contact us.',
+    ];
+    return {
+      subject: 'Support is accessing your Woopdi account',
+      html: layout('Support access to your account', [hello(p.name), ...lines]),
+      text: `${hello(p.name)}\n\n${lines.join('\n')}\n`,
+    };
+  },
 };
 
 /** Validates the payload against the template's schema and renders subject, HTML and text. */

@@ -1,5 +1,14 @@
 import { sql } from 'drizzle-orm';
-import { type AnyPgColumn, check, index, pgTable, text, uniqueIndex, uuid } from 'drizzle-orm/pg-core';
+import {
+  type AnyPgColumn,
+  boolean,
+  check,
+  index,
+  pgTable,
+  text,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
 import { createdAt, id, tstz, updatedAt } from './columns.js';
 import { oneTimeTokenPurpose, systemRole } from './enums.js';
 import { organizations } from './organizations.js';
@@ -37,8 +46,14 @@ export const sessions = pgTable(
       .references(() => users.id, { onDelete: 'cascade' }),
     // Every refresh rotates to a new row of the same family; reuse of a rotated row revokes the family.
     familyId: uuid('family_id').notNull(),
-    refreshTokenHash: text('refresh_token_hash').notNull(),
+    // Null only for a support impersonation: it has no refresh token (it ends at expires_at).
+    refreshTokenHash: text('refresh_token_hash'),
     expiresAt: tstz('expires_at').notNull(),
+    /** Set when a superadmin acts as this user (admin.impersonate): the session is theirs, not the user's. */
+    impersonatorId: uuid('impersonator_id').references((): AnyPgColumn => users.id, { onDelete: 'cascade' }),
+    impersonationReason: text('impersonation_reason'),
+    /** An impersonation may write only when started with allowWrite. */
+    allowWrite: boolean('allow_write').notNull().default(true),
     rotatedAt: tstz('rotated_at'),
     revokedAt: tstz('revoked_at'),
     userAgent: text('user_agent'),
@@ -49,6 +64,10 @@ export const sessions = pgTable(
     uniqueIndex('sessions_refresh_token_hash_key').on(t.refreshTokenHash),
     index('sessions_family_idx').on(t.familyId),
     index('sessions_user_idx').on(t.userId),
+    check(
+      'sessions_refresh_or_impersonation',
+      sql`${t.refreshTokenHash} is not null or (${t.impersonatorId} is not null and ${t.impersonationReason} is not null)`,
+    ),
   ],
 );
 
