@@ -408,3 +408,79 @@ describe('invitations.create and tasks.start through an API key', () => {
     expect(rows).toEqual(outcome === 'OK' ? [{ kind }] : []);
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Support sessions (admin.impersonate): a superadmin acting as an actor has exactly that actor's
+// access — the same table, no more — and what it does is audited as the actor, naming the superadmin.
+// ---------------------------------------------------------------------------------------------
+
+const IMPERSONATED: Actor[] = ['owner', 'ADMIN', 'MODERATOR', 'MEMBER', 'non-member'];
+const supportTokens = {} as Record<Actor, { writes: string; readOnly: string }>;
+
+describe('members.updateRole / members.remove through a support session acting as the actor', () => {
+  beforeAll(async () => {
+    const superadmin = callerFor(deps, people.superadmin.token);
+    for (const actor of IMPERSONATED) {
+      const open = (allowWrite: boolean) =>
+        superadmin.admin
+          .impersonate({ userId: people[actor].id, reason: 'role matrix', minutes: 30, allowWrite })
+          .then((s) => s.accessToken);
+      supportTokens[actor] = { writes: await open(true), readOnly: await open(false) };
+    }
+  });
+
+  it.concurrent.for(
+    CASES.filter((c) => IMPERSONATED.includes(c.actor)).map((c) => ({
+      ...c,
+      name: `support as ${c.actor} ${opName(c.op)} on ${c.target} → ${c.outcome}`,
+    })),
+  )('$name', async ({ actor, target, op, outcome }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const before = await rolesIn(organizationId);
+    const subject = targetUser(actor, target);
+    const api = callerFor(deps, supportTokens[actor].writes);
+    const call =
+      op.kind === 'remove'
+        ? api.members.remove({ organizationId, userId: subject.id })
+        : api.members.updateRole({ organizationId, userId: subject.id, role: op.role });
+    expect(await codeOf(call)).toBe(outcome);
+    const after = await rolesIn(organizationId);
+    const audits = (
+      await deps.db.select().from(auditLog).where(eq(auditLog.organizationId, organizationId))
+    ).filter((a) => !a.action.startsWith('support.'));
+    if (outcome !== 'OK') {
+      expect(after).toEqual(before);
+      expect(audits).toEqual([]);
+      return;
+    }
+    expect(after[subject.id]).toBe(op.kind === 'remove' ? undefined : op.role);
+    for (const a of audits) {
+      expect([a.actorUserId, a.impersonatorUserId]).toEqual([people[actor].id, people.superadmin.id]);
+    }
+  });
+
+  it.concurrent.for(
+    IMPERSONATED.map((actor) => ({ actor, name: `read-only support as ${actor} changes nobody` })),
+  )('$name', async ({ actor }, { expect }) => {
+    const organizationId = await freshOrganization();
+    const before = await rolesIn(organizationId);
+    const api = callerFor(deps, supportTokens[actor].readOnly);
+    for (const op of OPERATIONS) {
+      const subject = people['target MEMBER'];
+      const call =
+        op.kind === 'remove'
+          ? api.members.remove({ organizationId, userId: subject.id })
+          : api.members.updateRole({ organizationId, userId: subject.id, role: op.role });
+      expect(await codeOf(call)).toBe('FORBIDDEN');
+    }
+    expect(await rolesIn(organizationId)).toEqual(before);
+  });
+
+  it('a support session acting as a superadmin or system admin cannot exist', async () => {
+    const superadmin = callerFor(deps, people.superadmin.token);
+    for (const part of ['system admin', 'superadmin'] as const) {
+      const call = superadmin.admin.impersonate({ userId: people[part].id, reason: 'matrix', minutes: 5 });
+      expect(await codeOf(call)).toBe(part === 'superadmin' ? 'BAD_REQUEST' : 'FORBIDDEN');
+    }
+  });
+});

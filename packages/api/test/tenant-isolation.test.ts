@@ -245,6 +245,9 @@ const tokens = {
   attackerKey: '',
   /** A MEMBER API key of B itself. */
   memberKeyOfB: '',
+  /** Support sessions (admin.impersonate, allowWrite) of a superadmin acting as the attacker / B's MEMBER. */
+  supportAsAttacker: '',
+  supportAsMemberOfB: '',
 };
 
 /** B's rows that a denied call must leave exactly as they were. */
@@ -390,6 +393,14 @@ beforeAll(async () => {
   tokens.attacker = attacker!.tokens.accessToken;
   tokens.loner = loner!.tokens.accessToken;
   tokens.memberOfB = memberB!.tokens.accessToken;
+  // A superadmin acting as someone has exactly their access: the support sessions are refused alike.
+  const support = await signUp(deps, uniqueEmail('support'));
+  await deps.db.update(users).set({ systemRole: 'superadmin' }).where(eq(users.id, support.user.id));
+  const actAs = async (userId: string) =>
+    (await support.api.admin.impersonate({ userId, reason: 'tenant matrix', minutes: 30, allowWrite: true }))
+      .accessToken;
+  tokens.supportAsAttacker = await actAs(attacker!.user.id);
+  tokens.supportAsMemberOfB = await actAs(memberB!.user.id);
   console.log(
     `tenant isolation: ${orgScoped.length} org-scoped queries/mutations enumerated from appRouter ` +
       `(${orgScoped.map((p) => p.path).join(', ')}); subscriptions outside the matrix: ${excludedSubscriptions.join(', ')} ` +
@@ -466,6 +477,22 @@ describe('calls with another organization’s ids', () => {
     expect(await snapshotOfB()).toEqual(before);
   });
 
+  it('are refused for a support session acting as the ADMIN of another organization (allowWrite), and leak nothing', async () => {
+    const before = await snapshotOfB();
+    for (const { path } of covered) {
+      const entry = MATRIX[path]!;
+      const inputs = [entry.input(victim), ...(entry.mixed?.(victim, attackerOrg) ?? [])];
+      for (const [i, input] of inputs.entries()) {
+        const { code, message } = await callPath(deps, tokens.supportAsAttacker, path, input);
+        // Exactly the attacker's own answer: the superadmin behind the session adds nothing.
+        const asAttacker = await callPath(deps, tokens.attacker, path, input);
+        expect(code, `${path} (${i})`).toBe(asAttacker.code);
+        expectNoLeak(path, message, input);
+      }
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
   it('are refused for a user who belongs to no team organization', async () => {
     const before = await snapshotOfB();
     for (const { path, access } of covered) {
@@ -485,6 +512,15 @@ describe('calls with another organization’s ids', () => {
     expect(needsMore.length).toBeGreaterThan(0);
     for (const { path } of needsMore) {
       const { code } = await callPath(deps, tokens.memberOfB, path, MATRIX[path]!.input(victim));
+      expect(code, path).toBe('FORBIDDEN');
+    }
+    expect(await snapshotOfB()).toEqual(before);
+  });
+
+  it("are refused FORBIDDEN for a support session acting as B's MEMBER where the procedure needs more", async () => {
+    const before = await snapshotOfB();
+    for (const { path } of covered.filter((p) => p.access.minRole !== 'MEMBER')) {
+      const { code } = await callPath(deps, tokens.supportAsMemberOfB, path, MATRIX[path]!.input(victim));
       expect(code, path).toBe('FORBIDDEN');
     }
     expect(await snapshotOfB()).toEqual(before);
