@@ -218,6 +218,18 @@ describe('the end of a support session', () => {
     expect(await codeOf(api.organizations.get({ organizationId: teamT }))).toBe('UNAUTHORIZED');
   });
 
+  it("a read-only session may follow the user's live stream, which ends when the session is ended", async () => {
+    const session = await start();
+    const stream = await callerFor(deps, session.accessToken).users.events();
+    const seen: string[] = [];
+    const reading = (async () => {
+      for await (const e of stream) seen.push((e as { type: string }).type);
+    })();
+    await superadmin.api.admin.endImpersonation({ impersonationId: session.impersonationId });
+    await reading;
+    expect(seen).toEqual(['session.revoked']);
+  });
+
   it('a superadmin ends it by id; ending it again answers the same; nobody else may', async () => {
     const session = await start();
     const api = callerFor(deps, session.accessToken);
