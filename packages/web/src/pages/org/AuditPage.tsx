@@ -44,6 +44,8 @@ export function AuditPage() {
                   <td>{formatDate(entry.at)}</td>
                   <td>
                     <code>{entry.action}</code>
+                    {/* A superadmin acting as a member (support impersonation): the root README's rules. */}
+                    {entry.impersonatorUserId && !entry.action.startsWith('support.') ? ' (by support)' : ''}
                   </td>
                   <td>
                     {entry.targetType ? `${entry.targetType} ${entry.targetId?.slice(0, 8) ?? ''}` : '—'}
