@@ -22,6 +22,7 @@ export { type AccessTokens, createAccessTokens } from './services/access-tokens.
 export { getAsset, isPendingUpload, uploadStream } from './services/assets.js';
 export { BILLING_DISABLED, receiveStripeEvent, verifyStripeWebhook } from './services/billing.js';
 export type { ServiceDeps } from './services/deps.js';
+export { finishAuthorization, OAUTH_STATE_TTL_MS, startAuthorization } from './services/oauth.js';
 export {
   authorizeTaskStream,
   type FanoutStats,

@@ -3,6 +3,7 @@ import { hkdfSync } from 'node:crypto';
 import { isIP } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { type OAuthConfig, parseOAuthConfig } from './oauth-config.js';
 import { type Feature, features, type Plan, type PlanId, planCatalogue } from './plans.js';
 import { defaultRateLimitRules, parseRateLimitRule, type RateLimitRules } from './rate-limit.js';
 import { parseDurations } from './webhooks/sign.js';
@@ -412,6 +413,8 @@ export interface Config {
   trpcMaxBatchSize: number;
   /** Nesting levels a JSON request body may have (JSON_MAX_DEPTH); deeper answers 400. */
   jsonMaxDepth: number;
+  /** OAuth / OpenID Connect sign-in providers (oauth-config.ts); none configured by default. */
+  oauth: OAuthConfig;
 }
 
 /** Thrown for a bad environment; its message is one line naming the variable and the fix. */
@@ -482,6 +485,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.SENDGRID_API_KEY && !e.SENDGRID_FROM_EMAIL) {
     throw new ConfigError(
       'SENDGRID_FROM_EMAIL is required when SENDGRID_API_KEY is set: give the verified sender address.',
+    );
+  }
+
+  let oauth: OAuthConfig;
+  try {
+    oauth = parseOAuthConfig(env, e.IS_PROD);
+  } catch (error) {
+    throw new ConfigError(`${(error as Error).message}. Fix it in your environment or .env file.`);
+  }
+  if (e.IS_PROD && oauth.providers.length > 0 && !e.API_HOST) {
+    throw new ConfigError(
+      `API_HOST is required when an OAuth provider is configured (${oauth.providers.map((p) => p.name).join(', ')}) and IS_PROD=true: the providers redirect to API_HOST/oauth/{provider}/callback.`,
     );
   }
 
@@ -609,5 +624,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     trpcMaxBatchSize: e.TRPC_MAX_BATCH_SIZE,
     jsonMaxDepth: e.JSON_MAX_DEPTH,
+    oauth,
   };
 }

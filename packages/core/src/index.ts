@@ -9,6 +9,7 @@ export * from './jobs.js';
 export * from './logger.js';
 export * from './mail/index.js';
 export * from './metrics.js';
+export * from './oauth-config.js';
 export * from './plans.js';
 export * from './rate-limit.js';
 export * from './secrets.js';

@@ -19,6 +19,7 @@ import { retryAfterHeaders } from './errors.js';
 import { createHotPath, helmetOptions } from './hot-path.js';
 import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
 import { depthGuard, JSON_TOO_DEEP, tooDeepMessage } from './json-depth.js';
+import { oauthRoutes } from './oauth-routes.js';
 import { createQueryLane, type QueryLane, queryLaneMiddleware } from './query-lane.js';
 import { requestLog } from './request-log.js';
 import { type ConnectionLimits, createConnectionLimits, TRUST_PROXY } from './socket-limits.js';
@@ -200,6 +201,9 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
     },
     (req, res) => void rest(req, res),
   );
+
+  // OAuth / OpenID Connect sign-in: /oauth/{provider}/start and /oauth/{provider}/callback.
+  app.use(oauthRoutes(options));
 
   // Plain SSE of a task's events for non-tRPC clients (the websocket twin is /tasks/{taskId}/ws).
   const limits = options.connectionLimits ?? createConnectionLimits(config);

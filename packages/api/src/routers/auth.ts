@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { authResult, email, message, password, personName, token, tokens, user } from '../schemas.js';
 import * as auth from '../services/auth.js';
+import * as oauth from '../services/oauth.js';
 import { authedProcedure, publicProcedure, router } from '../trpc.js';
 
 const tags = ['auth'];
@@ -153,4 +154,52 @@ export const authRouter = router({
     .input(z.object({ token, newPassword: password }))
     .output(message)
     .mutation(({ ctx, input }) => auth.resetPassword(ctx, input.token, input.newPassword)),
+
+  oauthProviders: publicProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/auth/oauth/providers',
+        tags,
+        protect: false,
+        summary: 'Sign-in providers configured on this server',
+        description:
+          'Google (GOOGLE_CLIENT_ID/_SECRET), GitHub (GITHUB_CLIENT_ID/_SECRET) and OpenID Connect issuers (OIDC_<NAME>_ISSUER/_CLIENT_ID/_CLIENT_SECRET), each only when configured. To sign in, send the browser to `startUrl?redirectTo=<a page of the web app>`; the callback comes back to `redirectTo` with `?code=` (exchange it with POST /auth/oauth/exchange) or `?error=<message>`.',
+      },
+    })
+    .input(z.void())
+    .output(
+      z.object({
+        providers: z.array(
+          z.object({
+            name: z.string().describe('Used in /oauth/{name}/start and in linked identities'),
+            label: z.string().describe('What a sign-in button says'),
+            kind: z.enum(['oidc', 'github']),
+            startUrl: z.string().describe('GET it in the browser with ?redirectTo=…'),
+          }),
+        ),
+      }),
+    )
+    .query(({ ctx }) => oauth.listProviders(ctx)),
+
+  oauthExchange: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/auth/oauth/exchange',
+        errorResponses: {
+          400: 'The code expired (it lives 2 minutes): sign in with the provider again.',
+          401: 'The account is disabled.',
+          404: 'The code is unknown or was already used (each works once): sign in with the provider again.',
+        },
+        tags,
+        protect: false,
+        summary: 'Exchange the one-time code of an OAuth sign-in for tokens',
+        description:
+          'The OAuth callback sends the browser to `redirectTo?code=<code>`; this answers the same as POST /auth/login. The code works once, within 2 minutes; tokens never travel in a URL.',
+      },
+    })
+    .input(z.object({ code: token }))
+    .output(authResult)
+    .mutation(({ ctx, input }) => oauth.exchangeCode(ctx, input.code, client(ctx))),
 });

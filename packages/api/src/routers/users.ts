@@ -1,6 +1,7 @@
 import { uuid } from '@woopdi/core';
 import { z } from 'zod';
-import { me, membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
+import { isoDate, me, membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
+import * as identities from '../services/identities.js';
 import { impersonatedBy } from '../services/impersonation.js';
 import { openUserEvents } from '../services/user-events.js';
 import * as users from '../services/users.js';
@@ -77,6 +78,55 @@ export const usersRouter = router({
     .mutation(({ ctx }) =>
       users.setActiveOrganization(ctx, ctx.session.userId, ctx.membership.organizationId),
     ),
+
+  identities: authedProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/user/identities',
+        tags,
+        summary: 'Sign-in providers linked to your account',
+        description:
+          'Each linked Google, GitHub or OpenID Connect account, and whether the account has a password. Link another from the account page: POST /oauth/{provider}/start with your access token answers `{ url }` to send the browser to.',
+      },
+    })
+    .input(z.void())
+    .output(
+      z.object({
+        hasPassword: z
+          .boolean()
+          .describe('False for accounts made through a provider until a password is set'),
+        identities: z.array(
+          z.object({
+            id: uuid(),
+            provider: z.string(),
+            email: z.string().nullable().describe('The email the provider reported at the last sign-in'),
+            emailVerified: z.boolean(),
+            createdAt: isoDate,
+            lastUsedAt: isoDate,
+          }),
+        ),
+      }),
+    )
+    .query(({ ctx }) => identities.listIdentities(ctx, ctx.session.userId)),
+
+  unlinkIdentity: authedProcedure
+    .meta({
+      openapi: {
+        method: 'DELETE',
+        path: '/user/identities/{identityId}',
+        errorResponses: {
+          404: 'No linked sign-in of yours has this id.',
+          409: 'It is the only way to sign in (no password, no other provider): set a password or link another provider first.',
+        },
+        tags,
+        summary: 'Unlink a sign-in provider',
+        description: 'The last way to sign in cannot be removed.',
+      },
+    })
+    .input(z.object({ identityId: uuid() }))
+    .output(z.object({ unlinked: z.literal(true) }))
+    .mutation(({ ctx, input }) => identities.unlinkIdentity(ctx, ctx.session.userId, input.identityId)),
 
   /**
    * Live events for the signed-in user: membership.added / removed / roleChanged and

@@ -69,13 +69,22 @@ export async function login(
   await deps.rateLimits.consume('loginAddress', address);
   await deps.rateLimits.consume('login', input.email);
   const user = await deps.db.query.users.findFirst({ where: eq(users.email, input.email) });
-  // Unknown emails still pay for one hash check, so timing does not reveal which accounts exist.
+  // Unknown emails (and accounts without a password, made through a provider) still pay for one
+  // hash check and get the same answer, so neither timing nor message tells them apart.
   const ok = await verifyPassword(user?.passwordHash ?? (await dummyPasswordHash()), input.password);
   if (!user || !ok) throw unauthorized(LOGIN_FAILED);
   await Promise.all([
     deps.rateLimits.refund('loginAddress', address),
     deps.rateLimits.refund('login', input.email),
   ]);
+  return signIn(deps, user, client);
+}
+
+/**
+ * The one step that signs a person in once they are identified (password login, the OAuth
+ * exchange): refuses a disabled account and starts a session.
+ */
+export async function signIn(deps: ServiceDeps, user: typeof users.$inferSelect, client: ClientInfo) {
   if (user.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
   const tokens = await startSession(deps, deps.db, user, client);
   return { user: publicUser(user), tokens };

@@ -1,5 +1,6 @@
 import type { Config, EventBus, HostResolver, Logger, RateLimits, Storage, Stripe } from '@woopdi/core';
 import type { Db } from '@woopdi/db';
+import type { CustomFetch } from 'openid-client';
 import type { AccessTokens } from './access-tokens.js';
 
 /** What services need; a subset of the request context so the seed script and tests can call them. */
@@ -16,6 +17,8 @@ export interface ServiceDeps {
   stripe?: Stripe;
   /** How webhook target hosts are resolved for the SSRF check; default the system resolver. */
   webhookResolver?: HostResolver;
+  /** How the OAuth client reaches sign-in providers (openid-client's customFetch); default fetch. */
+  oauthFetch?: CustomFetch;
 }
 
 export interface ClientInfo {

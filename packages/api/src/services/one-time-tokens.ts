@@ -5,6 +5,8 @@ import { and, eq, isNull } from 'drizzle-orm';
 export const oneTimeTokenTtlMs: Record<OneTimeTokenPurpose, number> = {
   verify_email: 24 * 3600_000,
   reset_password: 2 * 3600_000,
+  // The code the OAuth callback hands the front end: exchanged at once, so short.
+  oauth_sign_in: 2 * 60_000,
 };
 
 /** Issues a single-use token, voiding the user's earlier unused tokens of the same purpose. */
@@ -37,6 +39,10 @@ const what: Record<OneTimeTokenPurpose, { link: string; renew: string }> = {
   reset_password: {
     link: 'password reset link',
     renew: 'Request a new one with POST /api/auth/request-password-reset.',
+  },
+  oauth_sign_in: {
+    link: 'sign-in code',
+    renew: 'Sign in again with your provider (GET /oauth/{provider}/start).',
   },
 };
 

@@ -37,7 +37,12 @@ export async function updateMe(
     if (!input.currentPassword)
       throw badRequest('currentPassword: give your current password to set a new one.');
     const user = await deps.db.query.users.findFirst({ where: eq(users.id, session.userId) });
-    if (!user || !(await verifyPassword(user.passwordHash, input.currentPassword))) {
+    if (user && user.passwordHash === null) {
+      throw badRequest(
+        'currentPassword: this account has no password yet (it signs in through a provider). Set one with "Forgot password" (POST /api/auth/request-password-reset).',
+      );
+    }
+    if (!user || !(await verifyPassword(user.passwordHash!, input.currentPassword))) {
       throw badRequest('currentPassword: the current password is incorrect.');
     }
     changes.passwordHash = await hashPassword(input.newPassword);

@@ -2,7 +2,11 @@ import { pgEnum } from 'drizzle-orm/pg-core';
 
 export const systemRole = pgEnum('system_role', ['superadmin', 'admin', 'user']);
 export const orgRole = pgEnum('org_role', ['ADMIN', 'MODERATOR', 'MEMBER']);
-export const oneTimeTokenPurpose = pgEnum('one_time_token_purpose', ['verify_email', 'reset_password']);
+export const oneTimeTokenPurpose = pgEnum('one_time_token_purpose', [
+  'verify_email',
+  'reset_password',
+  'oauth_sign_in',
+]);
 export const invitationStatus = pgEnum('invitation_status', ['pending', 'accepted', 'revoked', 'expired']);
 export const taskStatus = pgEnum('task_status', ['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export const assetStatus = pgEnum('asset_status', ['pending', 'ready']);

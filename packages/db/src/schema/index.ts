@@ -3,6 +3,7 @@ export * from './assets.js';
 export * from './audit.js';
 export * from './billing.js';
 export * from './enums.js';
+export * from './identities.js';
 export * from './invitations.js';
 export * from './mail.js';
 export * from './organizations.js';

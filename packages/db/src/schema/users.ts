@@ -19,7 +19,8 @@ export const users = pgTable(
     id: id(),
     email: text('email').notNull(),
     name: text('name'),
-    passwordHash: text('password_hash').notNull(),
+    // Null for accounts created through an OAuth provider until a password is set (password reset).
+    passwordHash: text('password_hash'),
     systemRole: systemRole('system_role').notNull().default('user'),
     emailVerifiedAt: tstz('email_verified_at'),
     disabledAt: tstz('disabled_at'),
