@@ -13,10 +13,13 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** `options.stripe`: a Stripe client for the server (startFakeStripe's), shared with `deps`. */
+/**
+ * `options.stripe`: a Stripe client for the server (startFakeStripe's), shared with `deps`.
+ * `options.port`: a port chosen up front (freePort), for tests whose env must name the server's URL.
+ */
 export async function startTestServer(
   env: Record<string, string> = {},
-  options: { stripe?: Stripe; storage?: Storage; webAppDir?: string } = {},
+  options: { stripe?: Stripe; storage?: Storage; webAppDir?: string; port?: number } = {},
 ): Promise<TestServer> {
   const deps = await createTestDeps(env, options);
   // deps.storage: the test's local driver in a temp dir; its signed URLs then point at this server.
@@ -28,7 +31,11 @@ export async function startTestServer(
     deps.storage,
     deps.stripe,
   );
-  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1', webAppDir: options.webAppDir });
+  const api = await startApiServer(runtime, {
+    port: options.port ?? 0,
+    host: '127.0.0.1',
+    webAppDir: options.webAppDir,
+  });
   return {
     deps,
     runtime,
