@@ -2,7 +2,7 @@
 // every target × every operation, each run through the real router (gates included) in a fresh
 // organization, and checked both for its answer and for what it did (or did not do) to the database.
 import { type TaskKind, taskKindNames, taskKinds } from '@woopdi/core';
-import { auditLog, memberships, type OrgRole, tasks, users } from '@woopdi/db';
+import { auditLog, memberships, type OrgRole, tasks, userIdentities, users } from '@woopdi/db';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertOrganization } from '../src/services/organizations.js';
@@ -483,4 +483,51 @@ describe('members.updateRole / members.remove through a support session acting a
       expect(await codeOf(call)).toBe(part === 'superadmin' ? 'BAD_REQUEST' : 'FORBIDDEN');
     }
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Linked sign-ins (users.identities / users.unlinkIdentity): user-scoped, so no organization role
+// and no system role reaches another person's; an organization API key is not a person (403).
+// The OAuth exchange and provider list are public (packages/api/test/oauth.test.ts).
+// ---------------------------------------------------------------------------------------------
+
+describe('users.identities / users.unlinkIdentity', () => {
+  /** An identity of the `outsider` part, which every actor tries to see and to unlink. */
+  async function outsiderIdentity() {
+    const [row] = await deps.db
+      .insert(userIdentities)
+      .values({
+        userId: people.outsider.id,
+        provider: 'acme',
+        subject: `matrix-${Math.random().toString(36).slice(2)}`,
+        email: people.outsider.email,
+        emailVerified: true,
+      })
+      .returning();
+    return row!;
+  }
+
+  it.concurrent.for(
+    ACTORS.map((actor) => ({ actor, name: `${actor}: own list only; another's identity → NOT_FOUND` })),
+  )('$name', async ({ actor }, { expect }) => {
+    const theirs = await outsiderIdentity();
+    const api = callerFor(deps, people[actor].token);
+    const listed = await api.users.identities();
+    expect(listed.identities.map((i) => i.id)).not.toContain(theirs.id);
+    expect(await codeOf(api.users.unlinkIdentity({ identityId: theirs.id }))).toBe('NOT_FOUND');
+    const [still] = await deps.db.select().from(userIdentities).where(eq(userIdentities.id, theirs.id));
+    expect(still?.userId).toBe(people.outsider.id);
+  });
+
+  it.concurrent.for(KEY_ROLES.map((role) => ({ role, name: `${role} key → FORBIDDEN for both` })))(
+    '$name',
+    async ({ role }, { expect }) => {
+      const organizationId = await freshOrganization();
+      const key = await keyIn(organizationId, role);
+      const theirs = await outsiderIdentity();
+      const api = callerFor(deps, key.key);
+      expect(await codeOf(api.users.identities())).toBe('FORBIDDEN');
+      expect(await codeOf(api.users.unlinkIdentity({ identityId: theirs.id }))).toBe('FORBIDDEN');
+    },
+  );
 });

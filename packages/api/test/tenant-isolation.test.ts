@@ -11,7 +11,7 @@
 // tasks.events need a streaming harness to check what they stream): only their gate is checked, at
 // subscribe time, in the last test.
 import { storeAsset, taskKindNames, taskKinds } from '@woopdi/core';
-import { auditLog, invitations, memberships, organizations, users } from '@woopdi/db';
+import { auditLog, invitations, memberships, organizations, userIdentities, users } from '@woopdi/db';
 import { asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appRouter } from '../src/root.js';
@@ -620,5 +620,37 @@ describe('calls with another organization’s ids', () => {
         expectNoLeak(path, message, input);
       }
     }
+  });
+});
+
+describe('linked sign-ins are their owner’s alone (users.identities / users.unlinkIdentity)', () => {
+  it('an identity of B’s owner is not listed to anyone else, and unlinking it is 404 for every outsider and for B’s MEMBER', async () => {
+    const [identity] = await deps.db
+      .insert(userIdentities)
+      .values({
+        userId: victim.ownerId,
+        provider: 'acme',
+        subject: 'b-owner-subject',
+        email: 'b-owner@idp.example',
+      })
+      .returning();
+    const before = await snapshotOfB();
+    for (const token of [tokens.attacker, tokens.loner, tokens.memberOfB]) {
+      const listed = await callerFor(deps, token).users.identities();
+      expect(JSON.stringify(listed)).not.toContain(identity!.id);
+      expect(JSON.stringify(listed)).not.toContain('b-owner');
+      const { code, message } = await callPath(deps, token, 'users.unlinkIdentity', {
+        identityId: identity!.id,
+      });
+      expect(code).toBe('NOT_FOUND');
+      expectNoLeak('users.unlinkIdentity', message, { identityId: identity!.id });
+    }
+    for (const token of [tokens.attackerKey, tokens.memberKeyOfB]) {
+      const { code } = await callPath(deps, token, 'users.unlinkIdentity', { identityId: identity!.id });
+      expect(code).toBe('FORBIDDEN');
+    }
+    const [still] = await deps.db.select().from(userIdentities).where(eq(userIdentities.id, identity!.id));
+    expect(still?.userId).toBe(victim.ownerId);
+    expect(await snapshotOfB()).toEqual(before);
   });
 });

@@ -140,6 +140,8 @@ describe('GET /openapi.json', () => {
       ['POST', '/auth/login'],
       ['POST', '/auth/signup'],
       ['GET', '/system-settings'],
+      ['GET', '/auth/oauth/providers'],
+      ['POST', '/auth/oauth/exchange'],
     ] as const;
     for (const [method, path] of publicOps) {
       const op = operation(method, path);
@@ -166,6 +168,7 @@ describe('GET /openapi.json', () => {
       'warn operation-2xx-response #/paths/~1tasks~1{taskId}~1ws/get/responses',
       // Answered from configuration alone (no input, database, Redis or rate limit): only 200 is
       // possible, and a made-up 4xx would be a lie a generated client then handles.
+      'warn operation-4xx-response #/paths/~1auth~1oauth~1providers/get/responses',
       'warn operation-4xx-response #/paths/~1billing~1plans/get/responses',
       'warn operation-4xx-response #/paths/~1system-settings/get/responses',
     ]);

@@ -157,6 +157,7 @@ export const authRouter = router({
 
   oauthProviders: publicProcedure
     .meta({
+      configOnly: true,
       openapi: {
         method: 'GET',
         path: '/auth/oauth/providers',
