@@ -62,6 +62,11 @@ export interface WoopdiClient {
   /** Creates an account (and its personal organization), signs in and keeps the tokens. */
   signup(input: RouterInputs['auth']['signup']): Promise<RouterOutputs['auth']['signup']>;
   /**
+   * Finishes an OAuth / OpenID Connect sign-in: the one-time `code` the server's callback put in
+   * the redirect (`redirectTo?code=…`) is exchanged for tokens, which are kept as after `login`.
+   */
+  oauthExchange(code: string): Promise<RouterOutputs['auth']['oauthExchange']>;
+  /**
    * Signs out on the server (this sign-in, or every one with `everywhere: true`) and forgets the
    * tokens. The tokens are forgotten even when the server cannot be reached (the error is rethrown).
    */
@@ -176,6 +181,12 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
     },
     async signup(input) {
       const result = await api.auth.signup.mutate(input);
+      session.set(result.tokens);
+      setActive(result.user.lastActiveOrganizationId);
+      return result;
+    },
+    async oauthExchange(code) {
+      const result = await api.auth.oauthExchange.mutate({ code });
       session.set(result.tokens);
       setActive(result.user.lastActiveOrganizationId);
       return result;

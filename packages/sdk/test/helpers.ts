@@ -27,12 +27,12 @@ export interface TestServer {
 /** `bus: 'memory'` swaps in the in-process bus (otherwise Redis when the test run has it). */
 export async function startServer(
   env: Record<string, string> = {},
-  options: { bus?: 'memory' } = {},
+  options: { bus?: 'memory'; port?: number } = {},
 ): Promise<TestServer> {
   const base = await createTestDeps(env);
   const deps: TestDeps = options.bus === 'memory' ? { ...base, bus: createMemoryBus() } : base;
   const runtime = createRuntime(deps.config, deps.databaseUrl, deps.logger, deps.bus);
-  const api = await startApiServer(runtime, { port: 0, host: '127.0.0.1' });
+  const api = await startApiServer(runtime, { port: options.port ?? 0, host: '127.0.0.1' });
   return {
     url: api.url,
     deps,
