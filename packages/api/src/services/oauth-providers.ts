@@ -49,7 +49,7 @@ export function findProvider(deps: Pick<ServiceDeps, 'config'>, name: string): O
 const configurations = new WeakMap<oidc.CustomFetch, Map<string, Promise<oidc.Configuration>>>();
 
 function configurationFor(deps: Deps, provider: OAuthProviderConfig): Promise<oidc.Configuration> {
-  const fetcher: oidc.CustomFetch = deps.oauthFetch ?? ((url, options) => fetch(url, options));
+  const fetcher: oidc.CustomFetch = deps.oauthFetch ?? ((url, options) => fetch(url, options as RequestInit));
   const key = deps.oauthFetch ?? (fetch as unknown as oidc.CustomFetch);
   let cache = configurations.get(key);
   if (!cache) {
@@ -194,7 +194,7 @@ export async function completeAuthorization(
 
 async function githubProfile(deps: Deps, provider: OAuthProviderConfig, accessToken: string) {
   const api = deps.config.oauth.github.apiBaseUrl;
-  const fetcher = deps.oauthFetch ?? ((url, options) => fetch(url, options));
+  const fetcher = deps.oauthFetch ?? ((url, options) => fetch(url, options as RequestInit));
   const get = async (path: string) => {
     const res = await fetcher(`${api}${path}`, {
       method: 'GET',
