@@ -27,6 +27,8 @@ const GITHUB = { id: 'gh-client', secret: 'gh-secret-0123456789' };
 let op: TestOidcProvider;
 let github: FakeGitHub;
 let deps: TestDeps;
+/** The same providers under a sign-in limit of 2 a minute per address. */
+let limited: TestDeps;
 
 beforeAll(async () => {
   op = await startOidcProvider([
@@ -43,10 +45,22 @@ beforeAll(async () => {
     GITHUB_CLIENT_SECRET: GITHUB.secret,
     GITHUB_OAUTH_BASE_URL: github.url,
     GITHUB_API_BASE_URL: github.url,
+    // Every start here comes from one address; the limit has its own test below.
+    RATE_LIMIT_LOGIN_ADDRESS: '10000/60',
+  });
+  // Made early: its Redis connection is up by the time its test runs (a command sent before the
+  // connection is ready goes to the in-memory insurance limiter instead, splitting the count).
+  limited = await createTestDeps({
+    API_HOST: API,
+    OIDC_ACME_ISSUER: op.issuer,
+    OIDC_ACME_CLIENT_ID: WOOPDI.client_id,
+    OIDC_ACME_CLIENT_SECRET: WOOPDI.client_secret,
+    RATE_LIMIT_LOGIN_ADDRESS: '2/60',
   });
 });
 afterAll(async () => {
   await deps?.close();
+  await limited?.close();
   await op?.close();
   await github?.close();
 });
@@ -482,6 +496,35 @@ describe('providers, redirects and configuration', () => {
       (e) => e,
     );
     expect(unknown).toMatchObject({ code: 'NOT_FOUND', message: expect.stringContaining('acme') });
+  });
+
+  it('starts count as sign-in attempts of the address (RATE_LIMIT_LOGIN_ADDRESS); a completed sign-in gives its back', async () => {
+    const start = (ip: string) =>
+      startAuthorization(limited, 'acme', { redirectTo: APP, requestOrigin: API, ip });
+    const first = await start('198.51.100.7');
+    op.signInAs(person());
+    const callback = await testBrowser().follow(first.url, (u) => u.host === 'api.test');
+    const done = new URL(
+      await finishAuthorization(limited, 'acme', {
+        query: callback.searchParams,
+        browserState: first.state,
+        ip: '198.51.100.7',
+      }),
+    );
+    expect(done.searchParams.get('code')).toBeTruthy();
+    await start('198.51.100.7');
+    await start('198.51.100.7');
+    const refused = await start('198.51.100.7').catch((e) => e);
+    expect(refused).toMatchObject({ code: 'TOO_MANY_REQUESTS' });
+    // Another address is not held back, nor is linking (a signed-in user's own act).
+    await start('198.51.100.8');
+    const owner = await signUp(limited, uniqueEmail('limited'));
+    await startAuthorization(limited, 'acme', {
+      redirectTo: APP,
+      requestOrigin: API,
+      ip: '198.51.100.7',
+      linkUserId: owner.user.id,
+    });
   });
 
   it('the environment: names from OIDC_<NAME>_*, half a provider refused with IS_PROD and left out otherwise', () => {

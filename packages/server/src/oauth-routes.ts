@@ -3,6 +3,7 @@
 // that it exchanges with POST /api/auth/oauth/exchange.
 import {
   type ApiDeps,
+  appErrorOf,
   authenticate,
   createContextFactory,
   finishAuthorization,
@@ -36,6 +37,8 @@ function refuse(req: Request, res: Response, error: unknown) {
     });
     return;
   }
+  const seconds = appErrorOf(error)?.details?.retryAfterSeconds;
+  if (typeof seconds === 'number') res.setHeader('Retry-After', String(Math.max(1, Math.ceil(seconds))));
   res.status(answer.status).json(answer.body);
 }
 
@@ -58,6 +61,7 @@ export function oauthRoutes(deps: ApiDeps): Router {
       const started = await startAuthorization(deps, String(req.params.provider), {
         redirectTo: text(req.query.redirectTo),
         requestOrigin: origin(req),
+        ip: req.ip ?? null,
       });
       res.cookie(STATE_COOKIE, started.state, {
         httpOnly: true,
@@ -100,6 +104,7 @@ export function oauthRoutes(deps: ApiDeps): Router {
       const target = await finishAuthorization(deps, String(req.params.provider), {
         query,
         browserState: cookie(req, STATE_COOKIE),
+        ip: req.ip ?? null,
       });
       res.clearCookie(STATE_COOKIE, { path: '/oauth', httpOnly: true, sameSite: 'lax', secure: secure(req) });
       res.redirect(302, target);

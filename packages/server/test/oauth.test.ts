@@ -32,6 +32,7 @@ beforeAll(async () => {
       OIDC_ACME_ISSUER: op.issuer,
       OIDC_ACME_CLIENT_ID: CLIENT.client_id,
       OIDC_ACME_CLIENT_SECRET: CLIENT.client_secret,
+      RATE_LIMIT_LOGIN_ADDRESS: '10000/60',
     },
     { port },
   );

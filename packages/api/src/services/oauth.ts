@@ -67,10 +67,13 @@ export function assertRedirectTo(deps: Pick<ServiceDeps, 'config'>, redirectTo: 
 export async function startAuthorization(
   deps: ServiceDeps,
   providerName: string,
-  input: { redirectTo: string | undefined; requestOrigin: string; linkUserId?: string },
+  input: { redirectTo: string | undefined; requestOrigin: string; linkUserId?: string; ip?: string | null },
 ) {
   const provider = findProvider(deps, providerName);
   const redirectTo = assertRedirectTo(deps, input.redirectTo);
+  // A sign-in attempt from this address, as a password login is (RATE_LIMIT_LOGIN_ADDRESS); given
+  // back when it completes. It also bounds the pending rows anonymous callers can create.
+  if (!input.linkUserId) await deps.rateLimits.consume('loginAddress', input.ip ?? 'unknown');
   const redirectUri = `${deps.config.apiHost ?? input.requestOrigin}/oauth/${provider.name}/callback`;
   const begun = await beginAuthorization(deps, provider, redirectUri);
   // Expired rows go as new ones come: the table holds only sign-ins of the last 10 minutes.
@@ -103,7 +106,7 @@ const withParam = (base: string, name: string, value: string) => {
 export async function finishAuthorization(
   deps: ServiceDeps,
   providerName: string,
-  input: { query: URLSearchParams; browserState: string | undefined },
+  input: { query: URLSearchParams; browserState: string | undefined; ip?: string | null },
 ): Promise<string> {
   const fallback = deps.config.webClientUrl;
   const state = input.query.get('state');
@@ -150,6 +153,7 @@ export async function finishAuthorization(
       return withParam(pending.redirectTo, 'linked', provider.name);
     }
     const code = await signInCode(deps, provider, profile);
+    await deps.rateLimits.refund('loginAddress', input.ip ?? 'unknown');
     return withParam(pending.redirectTo, 'code', code);
   } catch (error) {
     if (error instanceof OAuthFailure) return fail(error.message);
