@@ -191,7 +191,7 @@ describe('a support session with allowWrite', () => {
     expect(inSolo?.metadata).toMatchObject({ procedure: 'users.updateMe' });
   });
 
-  it('still never changes credentials: password, API keys, sign-out', async () => {
+  it('still never changes credentials: password, API keys, sign-out, linked sign-ins', async () => {
     const api = callerFor(deps, (await start({ allowWrite: true })).accessToken);
     const password = api.users.updateMe({
       currentPassword: target.password,
@@ -202,6 +202,7 @@ describe('a support session with allowWrite', () => {
       'FORBIDDEN',
     );
     expect(await codeOf(api.auth.logout({ everywhere: true }))).toBe('FORBIDDEN');
+    expect(await codeOf(api.users.unlinkIdentity({ identityId: crypto.randomUUID() }))).toBe('FORBIDDEN');
     expect(await codeOf(target.api.users.me())).toBe('OK');
   });
 });

@@ -4,6 +4,7 @@
 import {
   type ApiDeps,
   appErrorOf,
+  assertSupportMay,
   authenticate,
   createContextFactory,
   finishAuthorization,
@@ -85,6 +86,8 @@ export function oauthRoutes(deps: ApiDeps): Router {
       if (session.apiKey) {
         throw forbidden('API keys cannot link sign-in providers: use the access token of a signed-in user.');
       }
+      // A support session never adds a way into the account it acts as (services/impersonation.ts).
+      assertSupportMay(session, { type: 'mutation', path: 'oauth.link', notUnderImpersonation: true });
       const started = await startAuthorization(deps, String(req.params.provider), {
         redirectTo: text(req.body?.redirectTo) ?? text(req.query.redirectTo),
         requestOrigin: origin(req),

@@ -126,6 +126,16 @@ describe('a read-only support session over HTTP', () => {
     expect(await lineOf('support-upload-1')).toMatchObject({ actorUserId: superId, impersonationId });
   });
 
+  it('never links a sign-in provider to the account (POST /oauth/{provider}/start)', async () => {
+    const res = await call<{ message: string }>(`${api.url}/oauth/acme/start`, {
+      method: 'POST',
+      token,
+      body: { redirectTo: `${api.url}/account` },
+    });
+    expect(res.status, res.text).toBe(403);
+    expect(res.body.message).toMatch(/Not in a support session/);
+  });
+
   it('ends with its own token: the next request is 401', async () => {
     const end = await call(`${api.url}/api/admin/impersonation/end`, { token, body: {} });
     expect(end.status, end.text).toBe(200);

@@ -112,6 +112,7 @@ export const usersRouter = router({
 
   unlinkIdentity: authedProcedure
     .meta({
+      support: 'never',
       openapi: {
         method: 'DELETE',
         path: '/user/identities/{identityId}',
