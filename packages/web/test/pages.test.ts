@@ -132,14 +132,27 @@ describe('every page is accessible, at desktop and phone width', () => {
     let limited = false;
     for (let attempt = 1; attempt <= 12 && !limited; attempt++) {
       await page.getByLabel('Password').fill(`wrong password ${attempt}`);
+      const answered = page.waitForResponse((r) => r.url().includes('auth.login'));
       await button.click();
-      await expect.poll(() => button.textContent()).not.toBe('Signing in…');
-      // The message and the button read from one snapshot of the page: the countdown may reach 0
-      // (a window ending a second later) between two separate reads.
-      const shown = await page.evaluate(() => ({
-        text: document.querySelector('[role="alert"]')?.textContent ?? '',
-        disabled: document.querySelector<HTMLButtonElement>('button[type="submit"]')?.disabled ?? false,
-      }));
+      await answered;
+      // The message and the button read from one snapshot of the page, once it shows the answer:
+      // the countdown may reach 0 (a window ending a second later) between two separate reads.
+      const snapshot = () =>
+        page.evaluate(() => {
+          const submit = document.querySelector<HTMLButtonElement>('button[type="submit"]');
+          return {
+            text: document.querySelector('[role="alert"]')?.textContent ?? '',
+            pending: submit?.textContent === 'Signing in…',
+            disabled: submit?.disabled ?? false,
+          };
+        });
+      await expect
+        .poll(async () => {
+          const now = await snapshot();
+          return !now.pending && now.text !== '';
+        })
+        .toBe(true);
+      const shown = await snapshot();
       if (/Try again in/.test(shown.text)) {
         limited = true;
         expect(shown.text).toMatch(/^Too many sign-in attempts\. Try again in \d+ seconds?\.$/);
