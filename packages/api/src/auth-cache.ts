@@ -30,6 +30,13 @@ export interface AuthCache {
   organizations: LRUCache<string, CachedOrganization>;
   /** API keys by their public key id; dropped on revocation through the bus (never left to a TTL). */
   apiKeys: LRUCache<string, CachedApiKey>;
+  /**
+   * Counts the invalidations received. A loader reads it before its query and stores the result
+   * only if it has not moved (`fresh`): a row read before a change committed, whose invalidation
+   * arrived while the query ran, must not be cached after it (it would outlive the change).
+   */
+  readonly epoch: number;
+  fresh(epoch: number | undefined): boolean;
   /** Resolves once invalidations are being received. */
   ready: Promise<void>;
   close(): void;
@@ -53,7 +60,9 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
   const organizations = bounded<CachedOrganization>(max, options.organizationTtlMs ?? 30_000);
   const apiKeys = bounded<CachedApiKey>(max, options.sessionTtlMs ?? 30_000);
 
+  let epoch = 0;
   const drop = (inv: Invalidation) => {
+    epoch++;
     if (inv.type === 'apiKey') {
       for (const [keyId, k] of apiKeys.entries()) if (k.id === inv.apiKeyId) apiKeys.delete(keyId);
     } else if (inv.type === 'user') {
@@ -80,6 +89,10 @@ export function createAuthCache(bus: EventBus, options: AuthCacheOptions = {}): 
     }
   });
   return {
+    get epoch() {
+      return epoch;
+    },
+    fresh: (seen) => seen === epoch,
     claims,
     sessions,
     memberships,

@@ -82,9 +82,11 @@ export async function publishUserEvent(
   userId: string,
   event: WithoutAt<UserEvent>,
 ): Promise<void> {
+  // The invalidation is sent first: a client that refetches on hearing the event must not be
+  // answered from a cached copy the invalidation has not reached yet.
   await Promise.all([
-    bus.publish(userChannel(userId), userEvent(event)),
     bus.publish(INVALIDATIONS_CHANNEL, { type: 'user', userId } satisfies Invalidation),
+    bus.publish(userChannel(userId), userEvent(event)),
   ]);
 }
 

@@ -73,6 +73,7 @@ const keyById = (db: Db) =>
 async function loadKey(ctx: Context, keyId: string): Promise<CachedApiKey | undefined> {
   const cached = ctx.authCache?.apiKeys.get(keyId);
   if (cached) return cached;
+  const epoch = ctx.authCache?.epoch;
   const [row] = await prepared(ctx.db, 'api_key_by_id', keyById).execute({ keyId });
   if (!row) return undefined;
   const key: CachedApiKey = {
@@ -90,7 +91,7 @@ async function loadKey(ctx: Context, keyId: string): Promise<CachedApiKey | unde
     organizationDeleted: row.organizationDeletedAt !== null,
     lastUsedAt: row.lastUsedAt?.getTime() ?? null,
   };
-  ctx.authCache?.apiKeys.set(keyId, key);
+  if (ctx.authCache?.fresh(epoch)) ctx.authCache.apiKeys.set(keyId, key);
   return key;
 }
 

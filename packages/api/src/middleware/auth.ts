@@ -50,6 +50,7 @@ export async function authenticate(ctx: Context): Promise<Session> {
   if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
   const cached = ctx.authCache?.sessions.get(claims.sid);
   if (cached && cached.userId === claims.sub) return cached;
+  const epoch = ctx.authCache?.epoch;
   const [row] = await prepared(ctx.db, 'live_session', liveSession).execute({
     sid: claims.sid,
     sub: claims.sub,
@@ -78,7 +79,7 @@ export async function authenticate(ctx: Context): Promise<Session> {
     };
   }
   // ---
-  ctx.authCache?.sessions.set(claims.sid, session);
+  if (ctx.authCache?.fresh(epoch)) ctx.authCache.sessions.set(claims.sid, session);
   return session;
 }
 

@@ -27,8 +27,9 @@ export async function findMembership(
   const key = membershipKey(userId, organizationId);
   const cached = ctx.authCache?.memberships.get(key);
   if (cached !== undefined) return cached || undefined;
+  const epoch = ctx.authCache?.epoch;
   const membership = await loadMembership(ctx, userId, organizationId);
-  ctx.authCache?.memberships.set(key, membership ?? false);
+  if (ctx.authCache?.fresh(epoch)) ctx.authCache.memberships.set(key, membership ?? false);
   return membership;
 }
 

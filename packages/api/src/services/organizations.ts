@@ -104,11 +104,12 @@ export async function getOrganization(deps: ServiceDeps & Pick<ApiDeps, 'authCac
   const cache = deps.authCache?.organizations;
   let org = cache?.get(actor.organizationId);
   if (!org) {
+    const epoch = deps.authCache?.epoch;
     [org] = await prepared(deps.db, 'live_organization', liveOrganization).execute({
       id: actor.organizationId,
     });
     if (!org) throw notFound('Organization');
-    cache?.set(org.id, org);
+    if (deps.authCache?.fresh(epoch)) cache?.set(org.id, org);
   }
   return { ...publicOrganization(org), role: actor.role, isOwner: actor.isOwner };
 }
