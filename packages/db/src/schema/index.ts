@@ -8,5 +8,6 @@ export * from './invitations.js';
 export * from './mail.js';
 export * from './organizations.js';
 export * from './tasks.js';
+export * from './two-factor.js';
 export * from './users.js';
 export * from './webhooks.js';

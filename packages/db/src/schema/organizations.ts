@@ -29,6 +29,8 @@ export const organizations = pgTable(
     ownerRole: orgRole('owner_role').notNull().default('ADMIN'),
     stripeCustomerId: text('stripe_customer_id'),
     plan: text('plan').notNull().default('free'),
+    // Members without two-factor get 403 on this organization's procedures (API keys are not people).
+    requireTwoFactor: boolean('require_two_factor').notNull().default(false),
     deletedAt: tstz('deleted_at'),
     createdAt: createdAt(),
     updatedAt: updatedAt(),
