@@ -19,7 +19,8 @@ export type RateLimitName =
   | 'invitationRecipient'
   | 'invitationResend'
   | 'taskStart'
-  | 'apiKey';
+  | 'apiKey'
+  | 'twoFactor';
 
 export interface RateLimitRule {
   points: number;
@@ -41,6 +42,7 @@ export const defaultRateLimitRules: RateLimitRules = {
   invitationResend: { points: 1, seconds: 60 }, // per invitation
   taskStart: { points: 30, seconds: 60 }, // tasks.start calls per user, in any organization
   apiKey: { points: 600, seconds: 60 }, // requests per organization API key
+  twoFactor: { points: 5, seconds: 300 }, // wrong two-factor codes per account (sign-in, confirm, disable)
 };
 
 const messages: Record<RateLimitName, string> = {
@@ -54,6 +56,7 @@ const messages: Record<RateLimitName, string> = {
   invitationResend: 'This invitation was sent less than a minute ago',
   taskStart: 'You have started too many tasks',
   apiKey: 'This API key has made too many requests',
+  twoFactor: 'Too many wrong two-factor codes for this account',
 };
 
 /** Where a key stands after a counted request: what the RateLimit-* response headers say. */

@@ -5,6 +5,7 @@ const samples: { [T in EmailTemplate]: EmailPayload<T> } = {
   verify_email: { name: 'Ada', url: 'https://app.woopdi.test/verify-email?token=v3r1fy' },
   reset_password: { name: null, url: 'https://app.woopdi.test/reset-password?token=r3s3t' },
   password_changed: { name: 'Ada', email: 'ada@woopdi.test' },
+  security_changed: { name: 'Ada', email: 'ada@woopdi.test', change: 'two_factor_enabled' },
   invitation: {
     inviterName: 'Grace Hopper',
     organizationName: 'Analytical Engines',
@@ -67,6 +68,17 @@ describe('every template renders', () => {
     expect(email.html).toContain('ada@woopdi.test');
     expect(email.text).not.toMatch(/https?:\/\//);
     expect(email.html).not.toContain('href=');
+  });
+
+  it('security_changed says what changed, on which account, and what to do if it was not you', () => {
+    const on = renderEmail('security_changed', samples.security_changed);
+    expect(on.subject).toMatch(/two-factor sign-in was turned on/i);
+    expect(on.text).toContain('ada@woopdi.test');
+    expect(on.text).toMatch(/every other session was signed out/);
+    expect(on.text).toMatch(/If this was not you, reset your password/);
+    const off = renderEmail('security_changed', { ...samples.security_changed, change: 'two_factor_disabled' });
+    expect(off.subject).toMatch(/turned off/);
+    expect(() => renderEmail('security_changed', { email: 'ada@woopdi.test', change: 'other' })).toThrow();
   });
 });
 

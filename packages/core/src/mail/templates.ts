@@ -9,6 +9,12 @@ export const emailPayloads = {
   verify_email: z.object({ name: z.string().nullish(), url: link }),
   reset_password: z.object({ name: z.string().nullish(), url: link }),
   password_changed: z.object({ name: z.string().nullish(), email: z.email() }),
+  /** A sign-in setting of the account changed (two-factor turned on or off). */
+  security_changed: z.object({
+    name: z.string().nullish(),
+    email: z.email(),
+    change: z.enum(['two_factor_enabled', 'two_factor_disabled']),
+  }),
   invitation: z.object({
     inviterName: z.string(),
     organizationName: z.string(),
@@ -96,6 +102,26 @@ const renderers: { [T in EmailTemplate]: (p: EmailPayload<T>) => RenderedEmail }
     ]),
     text: `${hello(p.name)}\n\nThe password of ${p.email} was just changed and every session was signed out.\nIf this was not you, reset your password now and contact support.\n`,
   }),
+  security_changed: (p) => {
+    const what =
+      p.change === 'two_factor_enabled'
+        ? 'Two-factor sign-in was turned on'
+        : 'Two-factor sign-in was turned off';
+    const detail =
+      p.change === 'two_factor_enabled'
+        ? 'Signing in now also asks for a code from your authenticator app (or one of your recovery codes).'
+        : 'Signing in now needs only your password again.';
+    const lines = [
+      `${what} for ${p.email}, and every other session was signed out.`,
+      detail,
+      'If this was not you, reset your password now and contact support.',
+    ];
+    return {
+      subject: `Woopdi security: ${what.toLowerCase()}`,
+      html: layout(what, [hello(p.name), ...lines]),
+      text: `${hello(p.name)}\n\n${lines.join('\n')}\n`,
+    };
+  },
   invitation: (p) => ({
     subject: `${p.inviterName} invited you to join ${p.organizationName} on Woopdi`,
     html: layout(
