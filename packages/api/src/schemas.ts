@@ -64,6 +64,34 @@ export const me = user.extend({
 
 export const authResult = z.object({ user, tokens });
 
+/** A 6-digit TOTP code from an authenticator app. */
+export const totpCode = z
+  .string()
+  .trim()
+  .regex(/^\d{6}$/, { message: 'Enter the 6-digit code from your authenticator app' });
+export const recoveryCode = z.string().trim().min(10).max(32);
+
+/**
+ * What a sign-in answers: the tokens, or — with two-factor on — a challenge for
+ * auth.twoFactor.verify. `twoFactorRequired` tells which (a oneOf in the OpenAPI document).
+ */
+export const signInResult = z
+  .discriminatedUnion('twoFactorRequired', [
+    authResult.extend({ twoFactorRequired: z.literal(false) }).meta({ id: 'SignedIn' }),
+    z
+      .object({
+        twoFactorRequired: z.literal(true),
+        challengeToken: z.string(),
+        challengeExpiresAt: isoDate,
+      })
+      .meta({
+        id: 'TwoFactorChallenge',
+        description:
+          'Two-factor is on: send `challengeToken` with a code from the authenticator app (or a recovery code) to POST /auth/2fa/verify within 5 minutes.',
+      }),
+  ])
+  .meta({ id: 'SignInResult' });
+
 export const organization = z.object({
   id: uuid(),
   name: z.string(),

@@ -6,7 +6,7 @@ import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { authenticate } from './middleware/auth.js';
 import { logImpersonation } from './middleware/impersonation.js';
-import { hasOrgRole, membershipOf } from './middleware/membership.js';
+import { assertTwoFactorPolicy, hasOrgRole, membershipOf } from './middleware/membership.js';
 import { openTaskEvents } from './services/task-stream.js';
 import { taskScope } from './services/tasks.js';
 
@@ -51,6 +51,7 @@ export async function authorizeTaskStream(ctx: Context, taskId: string) {
   const membership = scope ? await membershipOf(ctx, session, scope.organizationId) : undefined;
   // Below the role of the task's kind (an org_export to a MEMBER), it is hidden like another's.
   if (!scope || !membership || !hasOrgRole(membership.role, scope.minRole)) throw notFound('Task');
+  assertTwoFactorPolicy(membership);
   return { taskId, organizationId: scope.organizationId, userId: session.userId, familyId: session.familyId };
 }
 

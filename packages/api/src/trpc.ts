@@ -13,7 +13,13 @@ import {
   runAsSupport,
   type SupportCall,
 } from './middleware/impersonation.js';
-import { hasOrgRole, type Membership, membershipOf, requireMembershipOf } from './middleware/membership.js';
+import {
+  assertTwoFactorPolicy,
+  hasOrgRole,
+  type Membership,
+  membershipOf,
+  requireMembershipOf,
+} from './middleware/membership.js';
 import { actingApiKey } from './services/audit.js';
 import { assertEntitlement } from './services/entitlements.js';
 
@@ -270,6 +276,7 @@ export const orgResourceProcedure = <K extends string>(
         const membership = organizationId ? await membershipOf(ctx, session, organizationId) : undefined;
         if (!organizationId || !membership) throw notFound(what);
         if (typeof scope === 'object' && !hasOrgRole(membership.role, scope.minRole)) throw notFound(what);
+        assertTwoFactorPolicy(membership);
         if (!hasOrgRole(membership.role, minRole)) {
           throw forbidden(
             `This needs the ${minRole} role in the organization; ${session.apiKey ? "this API key's" : 'yours'} is ${membership.role}.`,

@@ -4,7 +4,7 @@ import { auditLog, organizations, users } from '@woopdi/db';
 import { and, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { codeOf, PASSWORD, signUp, uniqueEmail } from './fixtures.js';
+import { codeOf, PASSWORD, signedIn, signUp, uniqueEmail } from './fixtures.js';
 
 /** Seat limits of the plans are the billing tests' business: here they never get in the way. */
 const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
@@ -170,7 +170,7 @@ describe('admin.users.create', () => {
       .from(organizations)
       .where(and(eq(organizations.ownerUserId, created.id), eq(organizations.isSolo, true)));
     expect(solos).toHaveLength(1);
-    const { tokens } = await anon().auth.login({ email, password: PASSWORD });
+    const { tokens } = signedIn(await anon().auth.login({ email, password: PASSWORD }));
     expect(await codeOf(callerFor(deps, tokens.accessToken).admin.users.list({}))).toBe('OK');
     expect(
       await codeOf(superadmin.api.admin.users.create({ email: email.toUpperCase(), password: PASSWORD })),
@@ -226,7 +226,7 @@ describe('admin.users.setSystemRole', () => {
 describe('admin.users.disable / enable', () => {
   it('disabling ends the user’s tokens at once and refuses login; enabling restores login', async () => {
     const victim = await signUp(deps, uniqueEmail('victim'));
-    const other = await anon().auth.login({ email: victim.email, password: PASSWORD });
+    const other = signedIn(await anon().auth.login({ email: victim.email, password: PASSWORD }));
     const disabled = await superadmin.api.admin.users.disable({ userId: victim.user.id });
     expect(disabled).toMatchObject({ id: victim.user.id, disabled: true });
 
@@ -249,7 +249,7 @@ describe('admin.users.disable / enable', () => {
     expect(await superadmin.api.admin.users.enable({ userId: victim.user.id })).toMatchObject({
       disabled: false,
     });
-    const again = await anon().auth.login({ email: victim.email, password: PASSWORD });
+    const again = signedIn(await anon().auth.login({ email: victim.email, password: PASSWORD }));
     expect(await codeOf(callerFor(deps, again.tokens.accessToken).users.me())).toBe('OK');
     // The sessions ended by the disable stay ended.
     expect(await codeOf(victim.api.users.me())).toBe('UNAUTHORIZED');

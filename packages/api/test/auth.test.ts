@@ -5,7 +5,7 @@ import { and, eq, sql } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { codeOf, PASSWORD, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+import { codeOf, PASSWORD, signedIn, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
 let deps: TestDeps;
 beforeAll(async () => {
@@ -81,8 +81,8 @@ describe('login', () => {
     const odd = 'abcdef01-2345-0678-0abc-def012345678';
     const email = uniqueEmail('imported');
     await deps.sql`insert into users (id, email, password_hash) values (${odd}, ${email}, ${await hashPassword(PASSWORD)})`;
-    const { tokens, user: signedIn } = await anon().auth.login({ email, password: PASSWORD });
-    expect(signedIn.id).toBe(odd);
+    const { tokens, user } = signedIn(await anon().auth.login({ email, password: PASSWORD }));
+    expect(user.id).toBe(odd);
     const me = await callerFor(deps, tokens.accessToken).users.me();
     expect(me.id).toBe(odd);
   });
@@ -102,7 +102,7 @@ describe('login', () => {
 
   it('works before the email is verified, and users.me says so', async () => {
     const { email } = await signUp(deps);
-    const { tokens } = await anon().auth.login({ email, password: PASSWORD });
+    const { tokens } = signedIn(await anon().auth.login({ email, password: PASSWORD }));
     const me = await callerFor(deps, tokens.accessToken).users.me();
     expect(me).toMatchObject({ email, emailVerified: false, emailVerifiedAt: null });
   });
@@ -150,7 +150,7 @@ describe('access tokens', () => {
 
   it('logout everywhere ends every sign-in of the user, and only theirs', async () => {
     const { email, api } = await signUp(deps);
-    const second = await anon().auth.login({ email, password: PASSWORD });
+    const second = signedIn(await anon().auth.login({ email, password: PASSWORD }));
     const other = await signUp(deps);
     await api.auth.logout({ everywhere: true });
     expect(await codeOf(callerFor(deps, second.tokens.accessToken).users.me())).toBe('UNAUTHORIZED');
@@ -312,7 +312,7 @@ describe('password reset', () => {
 describe('users.updateMe', () => {
   it('changes the password only with the current one, and ends the other sign-ins but not this one', async () => {
     const { email, api, tokens } = await signUp(deps);
-    const other = await anon().auth.login({ email, password: PASSWORD });
+    const other = signedIn(await anon().auth.login({ email, password: PASSWORD }));
     expect(await codeOf(api.users.updateMe({ newPassword: 'new password 1' }))).toBe('BAD_REQUEST');
     expect(
       await codeOf(api.users.updateMe({ currentPassword: 'wrong', newPassword: 'new password 1' })),

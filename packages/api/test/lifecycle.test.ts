@@ -6,7 +6,7 @@ import { auditLog, invitations, memberships, type OrgRole, organizations } from 
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { codeOf, PASSWORD, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+import { codeOf, PASSWORD, signedIn, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
 /** Seat limits of the plans are the billing tests' business: here they never get in the way. */
 const NO_SEAT_LIMIT = { PLAN_FREE_SEATS: '10000' };
@@ -249,7 +249,7 @@ describe('users.memberships and users.setActiveOrganization', () => {
     expect(await t.member.api.users.setActiveOrganization({ organizationId: t.organizationId })).toEqual({
       lastActiveOrganizationId: t.organizationId,
     });
-    const again = await callerFor(deps).auth.login({ email: t.member.email, password: t.member.password });
+    const again = signedIn(await callerFor(deps).auth.login({ email: t.member.email, password: t.member.password }));
     expect(again.user.lastActiveOrganizationId).toBe(t.organizationId);
     expect((await callerFor(deps, again.tokens.accessToken).users.me()).lastActiveOrganizationId).toBe(
       t.organizationId,

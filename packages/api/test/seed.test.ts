@@ -3,6 +3,7 @@ import { eq, sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_PASSWORD, demoLogins, type SeededIds, seedDemoWorld, seededIds } from '../src/seed.js';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
+import { signedIn } from './fixtures.js';
 
 const ALL_EMAILS = [
   'super@admin.com',
@@ -75,7 +76,7 @@ describe('seedDemoWorld', () => {
     expect(demoLogins.map((l) => l.email).sort()).toEqual([...ALL_EMAILS].sort());
     const api = callerFor(deps);
     for (const email of ALL_EMAILS) {
-      const { user, tokens } = await api.auth.login({ email, password: DEMO_PASSWORD });
+      const { user, tokens } = signedIn(await api.auth.login({ email, password: DEMO_PASSWORD }));
       expect(user.id).toBe(ids.users[email]);
       expect(user.emailVerified).toBe(true);
       expect(tokens.accessToken).toBeTruthy();
@@ -155,7 +156,7 @@ describe('seedDemoWorld', () => {
 
   it('shows the memberships through the API as a member sees them', async () => {
     const api = callerFor(deps);
-    const { tokens } = await api.auth.login({ email: 'member3@usersubscribed.com', password: DEMO_PASSWORD });
+    const { tokens } = signedIn(await api.auth.login({ email: 'member3@usersubscribed.com', password: DEMO_PASSWORD }));
     const { memberships: team } = await callerFor(deps, tokens.accessToken).users.memberships();
     expect(team.map((m) => [m.organizationId, m.role, m.isOwner]).sort()).toEqual(
       [

@@ -1,7 +1,7 @@
 import type { UserEvent } from '@woopdi/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { callerFor, createTestDeps, type TestDeps } from '../src/testing.js';
-import { addMember, PASSWORD, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+import { addMember, PASSWORD, signedIn, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
 let deps: TestDeps;
 beforeAll(async () => {
@@ -40,7 +40,7 @@ it('streams membership.added to the user who gains a membership, and nobody else
 
 it('ends a sign-in’s stream when that sign-in is revoked, but not another one’s', async () => {
   const { email, api } = await signUp(deps);
-  const other = await callerFor(deps).auth.login({ email, password: PASSWORD });
+  const other = signedIn(await callerFor(deps).auth.login({ email, password: PASSWORD }));
   const otherApi = callerFor(deps, other.tokens.accessToken);
   const mine = collect(await api.users.events(), () => false);
   const theirs = await otherApi.users.events();

@@ -6,7 +6,13 @@ import { isUnauthorized, type Session } from './session.js';
 import type { AppRouter } from './types.js';
 
 /** Procedures that hand out tokens: never refreshed ahead of, nor retried. */
-const TOKEN_ISSUERS = new Set(['auth.login', 'auth.signup', 'auth.refresh', 'auth.oauthExchange']);
+const TOKEN_ISSUERS = new Set([
+  'auth.login',
+  'auth.signup',
+  'auth.refresh',
+  'auth.oauthExchange',
+  'auth.twoFactor.verify',
+]);
 
 /**
  * Which access token each operation attempt went out with, recorded by the terminating link when it

@@ -57,8 +57,22 @@ export interface WoopdiClientOptions {
 export interface WoopdiClient {
   /** The typed tRPC client: `api.users.me.query()`, `api.organizations.create.mutate({ name })`, … */
   api: TRPCClient<AppRouter>;
-  /** Signs in and keeps the tokens. Rejects with UNAUTHORIZED on a wrong email or password. */
+  /**
+   * Signs in and keeps the tokens. Rejects with UNAUTHORIZED on a wrong email or password. With
+   * two-factor on, it answers `{ twoFactorRequired: true, challengeToken }` and keeps nothing yet:
+   * ask for a code and call verifyTwoFactor. Check `result.twoFactorRequired` before `result.user`.
+   */
   login(email: string, password: string): Promise<RouterOutputs['auth']['login']>;
+  /**
+   * The sign-in's second step: the challenge from login plus a 6-digit code from the authenticator
+   * app, or `{ recoveryCode }`. Keeps the tokens, like login without two-factor. Rejects with
+   * UNAUTHORIZED on a wrong or reused code (the challenge stays usable) or an expired challenge
+   * (sign in again), TOO_MANY_REQUESTS after too many wrong codes.
+   */
+  verifyTwoFactor(
+    challengeToken: string,
+    code: string | { recoveryCode: string },
+  ): Promise<RouterOutputs['auth']['twoFactor']['verify']>;
   /** Creates an account (and its personal organization), signs in and keeps the tokens. */
   signup(input: RouterInputs['auth']['signup']): Promise<RouterOutputs['auth']['signup']>;
   /**
@@ -175,6 +189,15 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
     tasks: createTasks(api, () => closed),
     async login(email, password) {
       const result = await api.auth.login.mutate({ email, password });
+      if (result.twoFactorRequired) return result;
+      session.set(result.tokens);
+      setActive(result.user.lastActiveOrganizationId);
+      return result;
+    },
+    async verifyTwoFactor(challengeToken, code) {
+      const result = await api.auth.twoFactor.verify.mutate(
+        typeof code === 'string' ? { challengeToken, code } : { challengeToken, recoveryCode: code.recoveryCode },
+      );
       session.set(result.tokens);
       setActive(result.user.lastActiveOrganizationId);
       return result;

@@ -1,19 +1,6 @@
 // Transparent refresh against a server whose access tokens live one second.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import {
-  atSecondStart,
-  closeClients,
-  harness,
-  PASSWORD,
-  record,
-  sleep,
-  startServer,
-  type TestServer,
-  type UserEvent,
-  uniqueEmail,
-  untilLive,
-  within,
-} from './helpers.js';
+import { PASSWORD, atSecondStart, closeClients, harness, record, signedIn, sleep, startServer, type TestServer, uniqueEmail, untilLive, type UserEvent, within } from './helpers.js';
 
 let server: TestServer;
 let email: string;
@@ -29,7 +16,7 @@ afterAll(() => server?.close());
 it('refreshes an expired access token once, before the calls that need it', async () => {
   const { client, tokenChanges, refreshes } = harness(server);
   await atSecondStart();
-  const { user, tokens } = await client.login(email, PASSWORD);
+  const { user, tokens } = signedIn(await client.login(email, PASSWORD));
   await sleep(1500);
 
   const results = await Promise.all(Array.from({ length: 5 }, () => client.api.users.me.query()));
@@ -45,7 +32,7 @@ it('refreshes an expired access token once, before the calls that need it', asyn
 it('refreshes once when the server refuses the token, and retries every refused call', async () => {
   const { client, tokenChanges, refreshes } = harness(server);
   await atSecondStart();
-  const { user, tokens } = await client.login(email, PASSWORD);
+  const { user, tokens } = signedIn(await client.login(email, PASSWORD));
   await sleep(1500);
   // The client believes the token is still good (as with a clock behind the server's): the server's
   // UNAUTHORIZED is what triggers the refresh.

@@ -1,18 +1,7 @@
 // Live events through the SDK against the real server: websocket and SSE, real Redis bus.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AppRouter, TRPCClientError } from '../src/index.js';
-import {
-  closeClients,
-  harness,
-  PASSWORD,
-  record,
-  startServer,
-  type TestServer,
-  type UserEvent,
-  uniqueEmail,
-  untilLive,
-  within,
-} from './helpers.js';
+import { PASSWORD, closeClients, harness, record, signedIn, startServer, type TestServer, uniqueEmail, untilLive, type UserEvent, within } from './helpers.js';
 
 let server: TestServer;
 beforeAll(async () => {
@@ -120,7 +109,7 @@ describe('sign-in state', () => {
     });
     expect(client.getTokens()).toBeNull();
 
-    const { user, tokens } = await client.login(email, PASSWORD);
+    const { user, tokens } = signedIn(await client.login(email, PASSWORD));
     expect(user.email).toBe(email);
     expect(client.getTokens()).toEqual(tokens);
     expect(tokenChanges).toEqual([tokens]);

@@ -1,5 +1,5 @@
 import { forbidden } from '@woopdi/core';
-import { type Db, memberships, type OrgRole, organizations } from '@woopdi/db';
+import { type Db, memberships, type OrgRole, organizations, userTwoFactor } from '@woopdi/db';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import { membershipKey } from '../auth-cache.js';
 import type { Context, Session } from '../context.js';
@@ -16,6 +16,19 @@ export interface Membership {
   role: OrgRole;
   isOwner: boolean;
   isSolo: boolean;
+  /**
+   * The organization requires two-factor and this user has not turned it on: the gates refuse
+   * (assertTwoFactorPolicy). Never set for an API key (keys are not people).
+   */
+  lacksRequiredTwoFactor?: true;
+}
+
+export const TWO_FACTOR_REQUIRED =
+  'This organization requires two-factor sign-in, and yours is off. Turn it on under Account → Two-factor (POST /api/auth/2fa/enroll, then POST /api/auth/2fa/confirm with a code from your authenticator app), then try again.';
+
+/** 403 when the organization requires two-factor and the member has not turned it on. */
+export function assertTwoFactorPolicy(membership: Membership): void {
+  if (membership.lacksRequiredTwoFactor) throw forbidden(TWO_FACTOR_REQUIRED);
 }
 
 /** A user's membership in a live (not deleted) organization. */
@@ -40,9 +53,12 @@ const liveMembership = (db: Db) =>
       role: memberships.role,
       ownerUserId: organizations.ownerUserId,
       isSolo: organizations.isSolo,
+      requireTwoFactor: organizations.requireTwoFactor,
+      twoFactorEnabledAt: userTwoFactor.enabledAt,
     })
     .from(memberships)
     .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+    .leftJoin(userTwoFactor, eq(userTwoFactor.userId, memberships.userId))
     .where(
       and(
         eq(memberships.organizationId, sql.placeholder('organizationId')),
@@ -67,6 +83,7 @@ async function loadMembership(
     role: row.role,
     isOwner: row.ownerUserId === userId,
     isSolo: row.isSolo,
+    ...(row.requireTwoFactor && !row.twoFactorEnabledAt && { lacksRequiredTwoFactor: true as const }),
   };
 }
 
@@ -79,6 +96,7 @@ export async function requireMembership(
 ): Promise<Membership> {
   const membership = await findMembership(ctx, userId, organizationId);
   if (!membership) throw forbidden('You are not a member of this organization.');
+  assertTwoFactorPolicy(membership);
   if (!hasOrgRole(membership.role, min)) {
     throw forbidden(`This needs the ${min} role in the organization; yours is ${membership.role}.`);
   }

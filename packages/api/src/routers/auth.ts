@@ -1,8 +1,19 @@
 import { z } from 'zod';
-import { authResult, email, message, password, personName, token, tokens, user } from '../schemas.js';
+import {
+  authResult,
+  email,
+  message,
+  password,
+  personName,
+  signInResult,
+  token,
+  tokens,
+  user,
+} from '../schemas.js';
 import * as auth from '../services/auth.js';
 import * as oauth from '../services/oauth.js';
 import { authedProcedure, publicProcedure, router } from '../trpc.js';
+import { twoFactorRouter } from './two-factor.js';
 
 const tags = ['auth'];
 const client = (ctx: { ip: string | null; userAgent: string | null }) => ({
@@ -44,11 +55,11 @@ export const authRouter = router({
         protect: false,
         summary: 'Sign in with email and password',
         description:
-          'Returns a 15-minute access token and a rotating refresh token. Wrong email and wrong password give the same 401.',
+          'Returns a 15-minute access token and a rotating refresh token (`twoFactorRequired: false`). With two-factor on, it returns `twoFactorRequired: true` and a `challengeToken` instead: finish with POST /auth/2fa/verify. Wrong email and wrong password give the same 401.',
       },
     })
     .input(z.object({ email, password: z.string().min(1).max(256) }))
-    .output(authResult)
+    .output(signInResult)
     .mutation(({ ctx, input }) => auth.login(ctx, input, client(ctx))),
 
   refresh: publicProcedure
@@ -197,10 +208,13 @@ export const authRouter = router({
         protect: false,
         summary: 'Exchange the one-time code of an OAuth sign-in for tokens',
         description:
-          'The OAuth callback sends the browser to `redirectTo?code=<code>`; this answers the same as POST /auth/login. The code works once, within 2 minutes; tokens never travel in a URL.',
+          'The OAuth callback sends the browser to `redirectTo?code=<code>`; this answers the same as POST /auth/login (with two-factor on: `{ twoFactorRequired: true, challengeToken }`, finished at POST /auth/2fa/verify). The code works once, within 2 minutes; tokens never travel in a URL.',
       },
     })
     .input(z.object({ code: token }))
-    .output(authResult)
+    .output(signInResult)
     .mutation(({ ctx, input }) => oauth.exchangeCode(ctx, input.code, client(ctx))),
+
+  /** auth.twoFactor.enroll / confirm / disable / verify. */
+  twoFactor: twoFactorRouter,
 });

@@ -13,6 +13,7 @@ import type { ClientInfo, ServiceDeps } from './deps.js';
 import { isUniqueViolation } from './deps.js';
 import { consumeOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
 import { createSoloOrganization } from './organizations.js';
+import { completeSignIn } from './sign-in.js';
 import { publicUser } from './serialize.js';
 import { revokeAllForUser, revokeFamily, rotate, startSession } from './sessions.js';
 
@@ -86,8 +87,7 @@ export async function login(
  */
 export async function signIn(deps: ServiceDeps, user: typeof users.$inferSelect, client: ClientInfo) {
   if (user.disabledAt) throw unauthorized('This account is disabled. Contact your administrator.');
-  const tokens = await startSession(deps, deps.db, user, client);
-  return { user: publicUser(user), tokens };
+  return completeSignIn(deps, user, client);
 }
 
 export const refresh = (deps: ServiceDeps, refreshToken: string, client: ClientInfo) =>
