@@ -99,6 +99,7 @@ export const organization = z.object({
   isSolo: z.boolean(),
   ownerUserId: uuid(),
   plan: z.string(),
+  requireTwoFactor: z.boolean(),
   createdAt: isoDate,
   updatedAt: isoDate,
 });
@@ -122,6 +123,7 @@ export const member = z.object({
   name: z.string().nullable(),
   role: orgRole,
   isOwner: z.boolean(),
+  twoFactorEnabled: z.boolean(),
   joinedAt: isoDate,
 });
 

@@ -43,13 +43,29 @@ export const organizationsRouter = router({
         method: 'PUT',
         path: '/organizations/{organizationId}',
         tags,
-        summary: 'Rename an organization',
-        description: 'Organization ADMINs only. Personal (solo) organizations cannot be renamed.',
+        errorResponses: {
+          403: 'Not an ADMIN; a personal organization cannot be renamed; requiring two-factor needs it on your own account (and a person, not an API key).',
+        },
+        summary: 'Rename an organization, or require two-factor of its members',
+        description:
+          'Organization ADMINs only. Send `name`, `requireTwoFactor`, or both. Personal (solo) organizations cannot be renamed. With `requireTwoFactor: true`, members without two-factor get 403 on this organization (telling them how to turn it on) until they do; only an ADMIN who has two-factor on may turn it on, and only a signed-in person may change it. API keys are not affected: they are not people.',
       },
     })
-    .input(z.object({ organizationId: uuid(), name: orgName }))
+    .input(
+      z
+        .object({ organizationId: uuid(), name: orgName.optional(), requireTwoFactor: z.boolean().optional() })
+        .refine((i) => i.name !== undefined || i.requireTwoFactor !== undefined, {
+          message: 'Send `name`, `requireTwoFactor`, or both',
+        }),
+    )
     .output(organization)
-    .mutation(({ ctx, input }) => orgs.renameOrganization(ctx, ctx.membership, input.name)),
+    .mutation(({ ctx, input }) =>
+      orgs.updateOrganization(ctx, ctx.membership, {
+        name: input.name,
+        requireTwoFactor: input.requireTwoFactor,
+        viaApiKey: ctx.session.apiKey !== undefined,
+      }),
+    ),
 
   delete: orgProcedure('ADMIN')
     .meta({

@@ -1,6 +1,14 @@
 import { uuid } from '@woopdi/core';
 import { z } from 'zod';
-import { isoDate, me, membershipSummary, password, personName, queryBoolean, user } from '../schemas.js';
+import {
+  isoDate,
+  me,
+  membershipSummary,
+  password,
+  personName,
+  queryBoolean,
+  user as userSchema,
+} from '../schemas.js';
 import * as identities from '../services/identities.js';
 import { impersonatedBy } from '../services/impersonation.js';
 import { openUserEvents } from '../services/user-events.js';
@@ -8,6 +16,9 @@ import * as users from '../services/users.js';
 import { authedProcedure, orgProcedure, router } from '../trpc.js';
 
 const tags = ['users'];
+/** The signed-in user as they see themselves: with whether two-factor is on. */
+const user = userSchema.extend({ twoFactorEnabled: z.boolean() });
+const meOutput = me.extend({ twoFactorEnabled: z.boolean() });
 
 export const usersRouter = router({
   me: authedProcedure
@@ -22,7 +33,7 @@ export const usersRouter = router({
       },
     })
     .input(z.void())
-    .output(me)
+    .output(meOutput)
     .query(async ({ ctx }) => ({
       ...(await users.me(ctx, ctx.session.userId)),
       impersonatedBy: impersonatedBy(ctx.session),

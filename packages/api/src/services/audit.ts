@@ -6,6 +6,7 @@ import { decodeCursor, keysetAfter, page } from './pagination.js';
 export type AuditAction =
   | 'organization.created'
   | 'organization.renamed'
+  | 'organization.two_factor_requirement_changed'
   | 'organization.deleted'
   | 'organization.ownership_transferred'
   | 'member.role_changed'

@@ -1,6 +1,6 @@
 import { emitWebhookEvent, notFound, publishUserEvent, userChannel, userEvent } from '@woopdi/core';
-import { type DbOrTx, memberships, type OrgRole, organizations, users } from '@woopdi/db';
-import { and, asc, eq, inArray, ne } from 'drizzle-orm';
+import { type DbOrTx, memberships, type OrgRole, organizations, users, userTwoFactor } from '@woopdi/db';
+import { and, asc, eq, inArray, isNotNull, ne } from 'drizzle-orm';
 import type { Membership } from '../middleware/membership.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
@@ -15,6 +15,7 @@ const memberColumns = {
   role: memberships.role,
   ownerUserId: organizations.ownerUserId,
   joinedAt: memberships.createdAt,
+  twoFactorUserId: userTwoFactor.userId,
 };
 
 type MemberRow = Awaited<ReturnType<ReturnType<typeof selectMembers>['execute']>>[number];
@@ -25,6 +26,7 @@ const publicMember = (r: MemberRow) => ({
   name: r.name,
   role: r.role,
   isOwner: r.ownerUserId === r.userId,
+  twoFactorEnabled: r.twoFactorUserId !== null,
   joinedAt: r.joinedAt.toISOString(),
 });
 
@@ -33,7 +35,11 @@ function selectMembers(db: DbOrTx) {
     .select(memberColumns)
     .from(memberships)
     .innerJoin(users, eq(users.id, memberships.userId))
-    .innerJoin(organizations, eq(organizations.id, memberships.organizationId));
+    .innerJoin(organizations, eq(organizations.id, memberships.organizationId))
+    .leftJoin(
+      userTwoFactor,
+      and(eq(userTwoFactor.userId, memberships.userId), isNotNull(userTwoFactor.enabledAt)),
+    );
 }
 
 export async function listMembers(

@@ -15,6 +15,7 @@ import { prepared } from '../prepared.js';
 import { audit } from './audit.js';
 import type { ServiceDeps } from './deps.js';
 import { publicOrganization } from './serialize.js';
+import { twoFactorEnabled } from './sign-in.js';
 
 export function slugify(name: string): string {
   const base = name
@@ -114,25 +115,62 @@ export async function getOrganization(deps: ServiceDeps & Pick<ApiDeps, 'authCac
   return { ...publicOrganization(org), role: actor.role, isOwner: actor.isOwner };
 }
 
-export async function renameOrganization(deps: ServiceDeps, actor: Membership, name: string) {
-  if (actor.isSolo) throw forbidden('Personal (solo) organizations cannot be renamed.');
+const NEEDS_OWN_TWO_FACTOR =
+  'Turn on two-factor for your own account first (Account → Two-factor, POST /api/auth/2fa/enroll then /api/auth/2fa/confirm): requiring it without having it would lock you out of this organization.';
+
+/**
+ * Renames the organization and/or sets whether its members need two-factor. Requiring two-factor
+ * is a person's decision (not an API key's), by an ADMIN who has it on.
+ */
+export async function updateOrganization(
+  deps: ServiceDeps,
+  actor: Membership,
+  input: { name?: string | undefined; requireTwoFactor?: boolean | undefined; viaApiKey: boolean },
+) {
+  if (input.name !== undefined && actor.isSolo) {
+    throw forbidden('Personal (solo) organizations cannot be renamed.');
+  }
+  if (input.requireTwoFactor !== undefined && input.viaApiKey) {
+    throw forbidden(
+      "Whether members need two-factor is a person's decision: sign in as an ADMIN (with two-factor on) to change it.",
+    );
+  }
   const org = await deps.db.transaction(async (tx) => {
     const before = await loadLive(tx, actor.organizationId);
+    if (input.requireTwoFactor && !before.requireTwoFactor && !(await twoFactorEnabled(tx, actor.userId))) {
+      throw forbidden(NEEDS_OWN_TWO_FACTOR);
+    }
     const [after] = await tx
       .update(organizations)
-      .set({ name })
+      .set({
+        ...(input.name !== undefined && { name: input.name }),
+        ...(input.requireTwoFactor !== undefined && { requireTwoFactor: input.requireTwoFactor }),
+      })
       .where(eq(organizations.id, actor.organizationId))
       .returning();
-    await audit(tx, {
-      organizationId: actor.organizationId,
-      actorUserId: actor.userId,
-      action: 'organization.renamed',
-      target: { type: 'organization', id: actor.organizationId },
-      metadata: { from: before.name, to: name },
-    });
-    await emitWebhookEvent(tx, actor.organizationId, 'organization.updated', { name });
+    if (input.name !== undefined && input.name !== before.name) {
+      await audit(tx, {
+        organizationId: actor.organizationId,
+        actorUserId: actor.userId,
+        action: 'organization.renamed',
+        target: { type: 'organization', id: actor.organizationId },
+        metadata: { from: before.name, to: input.name },
+      });
+      await emitWebhookEvent(tx, actor.organizationId, 'organization.updated', { name: input.name });
+    }
+    if (input.requireTwoFactor !== undefined && input.requireTwoFactor !== before.requireTwoFactor) {
+      await audit(tx, {
+        organizationId: actor.organizationId,
+        actorUserId: actor.userId,
+        action: 'organization.two_factor_requirement_changed',
+        target: { type: 'organization', id: actor.organizationId },
+        metadata: { requireTwoFactor: input.requireTwoFactor },
+      });
+    }
     return after!;
   });
+  // Drops every instance's cached rows of the organization and its memberships (the gate reads
+  // the requirement from them).
   await publishOrganizationChanged(deps.bus, actor.organizationId);
   return publicOrganization(org);
 }

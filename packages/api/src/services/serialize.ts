@@ -21,6 +21,7 @@ export const publicOrganization = (o: OrgRow) => ({
   isSolo: o.isSolo,
   ownerUserId: o.ownerUserId,
   plan: o.plan,
+  requireTwoFactor: o.requireTwoFactor,
   createdAt: o.createdAt.toISOString(),
   updatedAt: o.updatedAt.toISOString(),
 });

@@ -14,11 +14,12 @@ import type { ServiceDeps } from './deps.js';
 import { NOT_UNDER_IMPERSONATION } from './impersonation.js';
 import { publicUser } from './serialize.js';
 import { revokeAllForUser } from './sessions.js';
+import { twoFactorEnabled } from './sign-in.js';
 
 export async function me(deps: ServiceDeps, userId: string) {
   const user = await deps.db.query.users.findFirst({ where: eq(users.id, userId) });
   if (!user) throw unauthorized('Your account no longer exists.');
-  return publicUser(user);
+  return { ...publicUser(user), twoFactorEnabled: await twoFactorEnabled(deps.db, userId) };
 }
 
 export async function updateMe(
@@ -67,7 +68,7 @@ export async function updateMe(
       exceptFamilyId: session.familyId,
     });
   }
-  return publicUser(updated);
+  return { ...publicUser(updated), twoFactorEnabled: await twoFactorEnabled(deps.db, session.userId) };
 }
 
 export async function listMemberships(deps: ServiceDeps, userId: string, includeSolo: boolean) {
