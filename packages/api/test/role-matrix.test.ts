@@ -2,7 +2,16 @@
 // every target × every operation, each run through the real router (gates included) in a fresh
 // organization, and checked both for its answer and for what it did (or did not do) to the database.
 import { type TaskKind, taskKindNames, taskKinds } from '@woopdi/core';
-import { auditLog, memberships, type OrgRole, tasks, userIdentities, users } from '@woopdi/db';
+import {
+  auditLog,
+  memberships,
+  type OrgRole,
+  organizations,
+  tasks,
+  userIdentities,
+  users,
+  userTwoFactor,
+} from '@woopdi/db';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { insertOrganization } from '../src/services/organizations.js';
@@ -528,6 +537,95 @@ describe('users.identities / users.unlinkIdentity', () => {
       const api = callerFor(deps, key.key);
       expect(await codeOf(api.users.identities())).toBe('FORBIDDEN');
       expect(await codeOf(api.users.unlinkIdentity({ identityId: theirs.id }))).toBe('FORBIDDEN');
+    },
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// organizations.update { requireTwoFactor }: an ADMIN (owner included) who has two-factor on; a
+// person, never an API key (keys are not people, and are not subject to the requirement).
+// ---------------------------------------------------------------------------------------------
+
+function expectedRequire(actor: Actor, actorHasTwoFactor: boolean): Outcome {
+  const own = ORG_ROLE[actor];
+  if (!own || own !== 'ADMIN') return 'FORBIDDEN';
+  return actorHasTwoFactor ? 'OK' : 'FORBIDDEN';
+}
+
+const REQUIRE_CASES = ACTORS.flatMap((actor) =>
+  [false, true].map((withTwoFactor) => ({
+    actor,
+    withTwoFactor,
+    outcome: expectedRequire(actor, withTwoFactor),
+    name: `${actor} ${withTwoFactor ? 'with' : 'without'} two-factor requires it → ${expectedRequire(actor, withTwoFactor)}`,
+  })),
+);
+
+describe('organizations.update requireTwoFactor', () => {
+  // Each actor's twin with two-factor on, so the main world's people stay as they are.
+  const twins = {} as Record<Actor, Person>;
+  beforeAll(async () => {
+    await Promise.all(
+      ACTORS.map(async (actor) => {
+        const { user, email, tokens } = await signUp(deps, uniqueEmail(`tf${actor.replace(/\W/g, '')}`));
+        await deps.db
+          .insert(userTwoFactor)
+          .values({ userId: user.id, sealedSecret: 'v1.unused', enabledAt: new Date() });
+        twins[actor] = { id: user.id, email, token: tokens.accessToken };
+      }),
+    );
+    await deps.db.update(users).set({ systemRole: 'admin' }).where(eq(users.id, twins['system admin'].id));
+    await deps.db.update(users).set({ systemRole: 'superadmin' }).where(eq(users.id, twins.superadmin.id));
+  });
+
+  /** An organization of the actor's world (the twins' when `withTwoFactor`). */
+  async function orgOf(withTwoFactor: boolean): Promise<string> {
+    const who = withTwoFactor ? twins : people;
+    return deps.db.transaction(async (tx) => {
+      const org = await insertOrganization(tx, { name: 'Strict Org', ownerUserId: who.owner.id, isSolo: false });
+      await tx.insert(memberships).values(
+        (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({
+          organizationId: org.id,
+          userId: who[role].id,
+          role,
+        })),
+      );
+      return org.id;
+    });
+  }
+
+  const requirement = async (organizationId: string) =>
+    (
+      await deps.db
+        .select({ on: organizations.requireTwoFactor })
+        .from(organizations)
+        .where(eq(organizations.id, organizationId))
+    )[0]!.on;
+
+  it('the table: only an ADMIN with two-factor on', () => {
+    const find = (a: Actor, tf: boolean) => REQUIRE_CASES.find((c) => c.actor === a && c.withTwoFactor === tf)!;
+    expect(find('owner', true).outcome).toBe('OK');
+    expect(find('ADMIN', false).outcome).toBe('FORBIDDEN');
+    expect(find('MODERATOR', true).outcome).toBe('FORBIDDEN');
+    expect(find('superadmin', true).outcome).toBe('FORBIDDEN');
+  });
+
+  it.concurrent.for(REQUIRE_CASES)('$name', async ({ actor, withTwoFactor, outcome }, { expect }) => {
+    const organizationId = await orgOf(withTwoFactor);
+    const token = (withTwoFactor ? twins : people)[actor].token;
+    const call = callerFor(deps, token).organizations.update({ organizationId, requireTwoFactor: true });
+    expect(await codeOf(call)).toBe(outcome);
+    expect(await requirement(organizationId)).toBe(outcome === 'OK');
+  });
+
+  it.concurrent.for(KEY_ROLES.map((role) => ({ role, name: `${role} key requires it → FORBIDDEN` })))(
+    '$name',
+    async ({ role }, { expect }) => {
+      const organizationId = await orgOf(true);
+      const key = await insertApiKey(deps, organizationId, twins[role].id, role);
+      const call = callerFor(deps, key.key).organizations.update({ organizationId, requireTwoFactor: true });
+      expect(await codeOf(call)).toBe('FORBIDDEN');
+      expect(await requirement(organizationId)).toBe(false);
     },
   );
 });

@@ -66,7 +66,10 @@ function assetMixes(b: Victim, a: Attacker) {
 /** Every org-scoped procedure must have an entry here; the test fails for one that has none. */
 const MATRIX: Record<string, Entry> = {
   'organizations.get': { input: (b) => ({ organizationId: b.organizationId }) },
-  'organizations.update': { input: (b) => ({ organizationId: b.organizationId, name: 'Taken over' }) },
+  'organizations.update': {
+    // Renaming, and requiring two-factor of B's members (which would lock them out).
+    input: (b) => ({ organizationId: b.organizationId, name: 'Taken over', requireTwoFactor: true }),
+  },
   'organizations.delete': { input: (b) => ({ organizationId: b.organizationId }) },
   'organizations.transferOwnership': {
     input: (b) => ({ organizationId: b.organizationId, userId: b.adminId }),
@@ -265,7 +268,7 @@ async function snapshotOfB() {
       .length,
     tasks: await deps.sql`select id, status, created_by from tasks where organization_id = ${id} order by id`,
     assets: await deps.sql`select id, status, filename from assets where organization_id = ${id} order by id`,
-    plan: await deps.sql`select plan, stripe_customer_id from organizations where id = ${id}`,
+    plan: await deps.sql`select plan, stripe_customer_id, require_two_factor from organizations where id = ${id}`,
     secrets:
       await deps.sql`select name, sealed_value, updated_at from organization_secrets where organization_id = ${id}`,
     webhooks:
