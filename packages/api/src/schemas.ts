@@ -76,7 +76,9 @@ export const recoveryCode = z.string().trim().min(10).max(32);
  * auth.twoFactor.verify. `twoFactorRequired` tells which (a oneOf in the OpenAPI document).
  */
 export const signInResult = z
-  .discriminatedUnion('twoFactorRequired', [
+  // A plain oneOf, not a discriminatedUnion: OpenAPI discriminators are strings, and generators
+  // (openapi-typescript) would retype the boolean as "true" | "false".
+  .union([
     authResult.extend({ twoFactorRequired: z.literal(false) }).meta({ id: 'SignedIn' }),
     z
       .object({
@@ -90,7 +92,7 @@ export const signInResult = z
           'Two-factor is on: send `challengeToken` with a code from the authenticator app (or a recovery code) to POST /auth/2fa/verify within 5 minutes.',
       }),
   ])
-  .meta({ id: 'SignInResult' });
+  .meta({ id: 'SignInResult', unionOneOf: true });
 
 export const organization = z.object({
   id: uuid(),

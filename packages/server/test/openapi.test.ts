@@ -174,6 +174,19 @@ describe('GET /openapi.json', () => {
     ]);
   });
 
+  it("describes auth.login's answer as a oneOf: the tokens, or a two-factor challenge", () => {
+    type Schema = { $ref?: string; oneOf?: Schema[]; properties?: Record<string, { const?: unknown }> };
+    const login = operation('POST', '/auth/login') as {
+      responses: { 200: { content: { 'application/json': { schema: Schema } } } };
+    };
+    const ref = login.responses[200].content['application/json'].schema.$ref!;
+    const result = doc.components!.schemas![ref.split('/').at(-1)!] as Schema;
+    const variants = result.oneOf!.map((v) => doc.components!.schemas![v.$ref!.split('/').at(-1)!] as Schema);
+    expect(variants.map((v) => v.properties?.twoFactorRequired?.const)).toEqual([false, true]);
+    expect(Object.keys(variants[0]!.properties!)).toEqual(expect.arrayContaining(['user', 'tokens']));
+    expect(Object.keys(variants[1]!.properties!)).toEqual(expect.arrayContaining(['challengeToken']));
+  });
+
   it("describes tasks.start's body as a oneOf by kind, each kind's input from core's catalogue", () => {
     type Schema = {
       $ref?: string;

@@ -42,6 +42,8 @@ export async function runFlow(
 
   const login = await anonymous.POST('/auth/login', { body: { email, password } });
   if (!login.data) throw new Error(`login failed: ${login.error?.message}`);
+  // A oneOf: the tokens, or a two-factor challenge (POST /auth/2fa/verify) when the account has it on.
+  if (login.data.twoFactorRequired) throw new Error('this account has two-factor off');
   const client = createClient<paths>({
     baseUrl,
     headers: { authorization: `Bearer ${login.data.tokens.accessToken}` },
