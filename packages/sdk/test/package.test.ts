@@ -137,7 +137,11 @@ document.querySelector('form')?.addEventListener('submit', async (submit) => {
   submit.preventDefault();
   const form = new FormData(submit.target as HTMLFormElement);
   try {
-    const { user } = await woopdi.login(String(form.get('email')), String(form.get('password')));
+    const first = await woopdi.login(String(form.get('email')), String(form.get('password')));
+    // With two-factor on, the sign-in needs a code from the authenticator app.
+    const { user } = first.twoFactorRequired
+      ? await woopdi.verifyTwoFactor(first.challengeToken, prompt('Code from your authenticator app') ?? '')
+      : first;
     print(greet(await woopdi.api.users.me.query()));
     const organizationId = user.lastActiveOrganizationId;
     if (!organizationId) return print('No organization yet.');
