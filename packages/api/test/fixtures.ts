@@ -93,7 +93,9 @@ export async function insertApiKey(
 }
 
 /** The tokens of a sign-in that needs no second step (the account has two-factor off). */
-export function signedIn<R extends { twoFactorRequired: boolean }>(result: R): Extract<R, { twoFactorRequired: false }> {
+export function signedIn<R extends { twoFactorRequired: boolean }>(
+  result: R,
+): Extract<R, { twoFactorRequired: false }> {
   if (result.twoFactorRequired) throw new Error('expected a sign-in without two-factor, got a challenge');
   return result as Extract<R, { twoFactorRequired: false }>;
 }

@@ -249,7 +249,9 @@ describe('users.memberships and users.setActiveOrganization', () => {
     expect(await t.member.api.users.setActiveOrganization({ organizationId: t.organizationId })).toEqual({
       lastActiveOrganizationId: t.organizationId,
     });
-    const again = signedIn(await callerFor(deps).auth.login({ email: t.member.email, password: t.member.password }));
+    const again = signedIn(
+      await callerFor(deps).auth.login({ email: t.member.email, password: t.member.password }),
+    );
     expect(again.user.lastActiveOrganizationId).toBe(t.organizationId);
     expect((await callerFor(deps, again.tokens.accessToken).users.me()).lastActiveOrganizationId).toBe(
       t.organizationId,

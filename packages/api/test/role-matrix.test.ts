@@ -582,7 +582,11 @@ describe('organizations.update requireTwoFactor', () => {
   async function orgOf(withTwoFactor: boolean): Promise<string> {
     const who = withTwoFactor ? twins : people;
     return deps.db.transaction(async (tx) => {
-      const org = await insertOrganization(tx, { name: 'Strict Org', ownerUserId: who.owner.id, isSolo: false });
+      const org = await insertOrganization(tx, {
+        name: 'Strict Org',
+        ownerUserId: who.owner.id,
+        isSolo: false,
+      });
       await tx.insert(memberships).values(
         (['ADMIN', 'MODERATOR', 'MEMBER'] as const).map((role) => ({
           organizationId: org.id,
@@ -603,7 +607,8 @@ describe('organizations.update requireTwoFactor', () => {
     )[0]!.on;
 
   it('the table: only an ADMIN with two-factor on', () => {
-    const find = (a: Actor, tf: boolean) => REQUIRE_CASES.find((c) => c.actor === a && c.withTwoFactor === tf)!;
+    const find = (a: Actor, tf: boolean) =>
+      REQUIRE_CASES.find((c) => c.actor === a && c.withTwoFactor === tf)!;
     expect(find('owner', true).outcome).toBe('OK');
     expect(find('ADMIN', false).outcome).toBe('FORBIDDEN');
     expect(find('MODERATOR', true).outcome).toBe('FORBIDDEN');

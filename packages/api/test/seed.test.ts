@@ -156,7 +156,9 @@ describe('seedDemoWorld', () => {
 
   it('shows the memberships through the API as a member sees them', async () => {
     const api = callerFor(deps);
-    const { tokens } = signedIn(await api.auth.login({ email: 'member3@usersubscribed.com', password: DEMO_PASSWORD }));
+    const { tokens } = signedIn(
+      await api.auth.login({ email: 'member3@usersubscribed.com', password: DEMO_PASSWORD }),
+    );
     const { memberships: team } = await callerFor(deps, tokens.accessToken).users.memberships();
     expect(team.map((m) => [m.organizationId, m.role, m.isOwner]).sort()).toEqual(
       [

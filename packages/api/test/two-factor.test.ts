@@ -145,7 +145,9 @@ describe('signing in with two-factor on', () => {
     expect(used.message).toMatch(/sign in again/);
     // A replay of the code just accepted, on a fresh challenge.
     expect(
-      await codeOf(anon().auth.twoFactor.verify({ challengeToken: await challengeFor(person.email), code: next })),
+      await codeOf(
+        anon().auth.twoFactor.verify({ challengeToken: await challengeFor(person.email), code: next }),
+      ),
     ).toBe('UNAUTHORIZED');
 
     const stale = await challengeFor(person.email);
@@ -190,7 +192,10 @@ describe('signing in with two-factor on', () => {
     const mail = await emailsOf(person.email, 'security_changed');
     expect(mail.map((m) => m.payload.change).sort()).toEqual(['two_factor_disabled', 'two_factor_enabled']);
     expect(
-      await deps.db.select().from(twoFactorRecoveryCodes).where(eq(twoFactorRecoveryCodes.userId, person.user.id)),
+      await deps.db
+        .select()
+        .from(twoFactorRecoveryCodes)
+        .where(eq(twoFactorRecoveryCodes.userId, person.user.id)),
     ).toHaveLength(0);
   });
 
@@ -248,7 +253,9 @@ describe('an organization that requires two-factor', () => {
     const key = await insertApiKey(deps, org.id, owner.user.id, 'ADMIN');
     await turnOn(owner.api);
     expect(
-      await codeOf(callerFor(deps, key.key).organizations.update({ organizationId: org.id, requireTwoFactor: true })),
+      await codeOf(
+        callerFor(deps, key.key).organizations.update({ organizationId: org.id, requireTwoFactor: true }),
+      ),
     ).toBe('FORBIDDEN');
     const updated = await owner.api.organizations.update({ organizationId: org.id, requireTwoFactor: true });
     expect(updated.requireTwoFactor).toBe(true);

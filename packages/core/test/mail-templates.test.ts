@@ -76,7 +76,10 @@ describe('every template renders', () => {
     expect(on.text).toContain('ada@woopdi.test');
     expect(on.text).toMatch(/every other session was signed out/);
     expect(on.text).toMatch(/If this was not you, reset your password/);
-    const off = renderEmail('security_changed', { ...samples.security_changed, change: 'two_factor_disabled' });
+    const off = renderEmail('security_changed', {
+      ...samples.security_changed,
+      change: 'two_factor_disabled',
+    });
     expect(off.subject).toMatch(/turned off/);
     expect(() => renderEmail('security_changed', { email: 'ada@woopdi.test', change: 'other' })).toThrow();
   });

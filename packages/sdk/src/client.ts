@@ -196,7 +196,9 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
     },
     async verifyTwoFactor(challengeToken, code) {
       const result = await api.auth.twoFactor.verify.mutate(
-        typeof code === 'string' ? { challengeToken, code } : { challengeToken, recoveryCode: code.recoveryCode },
+        typeof code === 'string'
+          ? { challengeToken, code }
+          : { challengeToken, recoveryCode: code.recoveryCode },
       );
       session.set(result.tokens);
       setActive(result.user.lastActiveOrganizationId);

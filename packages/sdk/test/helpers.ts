@@ -212,7 +212,9 @@ export async function untilLive(server: TestServer, email: string, stream: Recor
 }
 
 /** A sign-in that needs no second step (the test account has two-factor off). */
-export function signedIn<R extends { twoFactorRequired: boolean }>(result: R): Extract<R, { twoFactorRequired: false }> {
+export function signedIn<R extends { twoFactorRequired: boolean }>(
+  result: R,
+): Extract<R, { twoFactorRequired: false }> {
   if (result.twoFactorRequired) throw new Error('expected a sign-in without two-factor, got a challenge');
   return result as Extract<R, { twoFactorRequired: false }>;
 }

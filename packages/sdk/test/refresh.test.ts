@@ -1,6 +1,20 @@
 // Transparent refresh against a server whose access tokens live one second.
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { PASSWORD, atSecondStart, closeClients, harness, record, signedIn, sleep, startServer, type TestServer, uniqueEmail, untilLive, type UserEvent, within } from './helpers.js';
+import {
+  atSecondStart,
+  closeClients,
+  harness,
+  PASSWORD,
+  record,
+  signedIn,
+  sleep,
+  startServer,
+  type TestServer,
+  type UserEvent,
+  uniqueEmail,
+  untilLive,
+  within,
+} from './helpers.js';
 
 let server: TestServer;
 let email: string;

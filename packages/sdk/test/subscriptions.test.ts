@@ -1,7 +1,19 @@
 // Live events through the SDK against the real server: websocket and SSE, real Redis bus.
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type AppRouter, TRPCClientError } from '../src/index.js';
-import { PASSWORD, closeClients, harness, record, signedIn, startServer, type TestServer, uniqueEmail, untilLive, type UserEvent, within } from './helpers.js';
+import {
+  closeClients,
+  harness,
+  PASSWORD,
+  record,
+  signedIn,
+  startServer,
+  type TestServer,
+  type UserEvent,
+  uniqueEmail,
+  untilLive,
+  within,
+} from './helpers.js';
 
 let server: TestServer;
 beforeAll(async () => {

@@ -4,7 +4,14 @@
 import { memberships } from '@woopdi/db';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { call, type JsonResponse, PASSWORD, startTestServer, type TestServer, uniqueEmail } from './helpers.js';
+import {
+  call,
+  type JsonResponse,
+  PASSWORD,
+  startTestServer,
+  type TestServer,
+  uniqueEmail,
+} from './helpers.js';
 import { undocumentedAnswers } from './openapi-conformance.js';
 
 interface Tokens {
@@ -76,7 +83,9 @@ describe('two-factor over REST', () => {
       body: { challengeToken: login.body.challengeToken, code: codeAt(secret, 1) },
     });
     expect(verified.status, verified.text).toBe(200);
-    const me = await rest<{ twoFactorEnabled: boolean }>('/user/me', { token: verified.body.tokens.accessToken });
+    const me = await rest<{ twoFactorEnabled: boolean }>('/user/me', {
+      token: verified.body.tokens.accessToken,
+    });
     expect(me.body.twoFactorEnabled).toBe(true);
 
     const again = await rest<{ message: string }>('/auth/2fa/verify', {

@@ -53,7 +53,11 @@ export const organizationsRouter = router({
     })
     .input(
       z
-        .object({ organizationId: uuid(), name: orgName.optional(), requireTwoFactor: z.boolean().optional() })
+        .object({
+          organizationId: uuid(),
+          name: orgName.optional(),
+          requireTwoFactor: z.boolean().optional(),
+        })
         .refine((i) => i.name !== undefined || i.requireTwoFactor !== undefined, {
           message: 'Send `name`, `requireTwoFactor`, or both',
         }),

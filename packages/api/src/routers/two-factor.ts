@@ -96,7 +96,7 @@ export const twoFactorRouter = router({
         protect: false,
         summary: "Finish a sign-in's two-factor step",
         description:
-          "Takes the `challengeToken` that POST /auth/login answered (`twoFactorRequired: true`, valid 5 minutes, once) with a current code from the authenticator app, or one of the recovery codes (which is then used up). Answers what a sign-in without two-factor answers: the user and the tokens. A wrong code leaves the challenge usable until it expires.",
+          'Takes the `challengeToken` that POST /auth/login answered (`twoFactorRequired: true`, valid 5 minutes, once) with a current code from the authenticator app, or one of the recovery codes (which is then used up). Answers what a sign-in without two-factor answers: the user and the tokens. A wrong code leaves the challenge usable until it expires.',
       },
     })
     .input(
@@ -105,8 +105,5 @@ export const twoFactorRouter = router({
         .refine(oneOf('code', 'recoveryCode'), { message: 'Send either `code` or `recoveryCode`' }),
     )
     .output(z.object({ user, tokens }))
-    .mutation(({ ctx, input }) =>
-      twoFactor.verify(ctx, input, { ip: ctx.ip, userAgent: ctx.userAgent }),
-    ),
+    .mutation(({ ctx, input }) => twoFactor.verify(ctx, input, { ip: ctx.ip, userAgent: ctx.userAgent })),
 });
-

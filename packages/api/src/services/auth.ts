@@ -13,9 +13,9 @@ import type { ClientInfo, ServiceDeps } from './deps.js';
 import { isUniqueViolation } from './deps.js';
 import { consumeOneTimeToken, issueOneTimeToken } from './one-time-tokens.js';
 import { createSoloOrganization } from './organizations.js';
-import { completeSignIn } from './sign-in.js';
 import { publicUser } from './serialize.js';
 import { revokeAllForUser, revokeFamily, rotate, startSession } from './sessions.js';
+import { completeSignIn } from './sign-in.js';
 
 const LOGIN_FAILED = 'The email or password is incorrect.';
 const GENERIC_RESEND =

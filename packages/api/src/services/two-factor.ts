@@ -10,13 +10,7 @@ import {
   unauthorized,
   verifyPassword,
 } from '@woopdi/core';
-import {
-  type DbOrTx,
-  twoFactorChallenges,
-  twoFactorRecoveryCodes,
-  users,
-  userTwoFactor,
-} from '@woopdi/db';
+import { type DbOrTx, twoFactorChallenges, twoFactorRecoveryCodes, users, userTwoFactor } from '@woopdi/db';
 import { and, eq, isNull } from 'drizzle-orm';
 import type { Session } from '../context.js';
 import type { ClientInfo, ServiceDeps } from './deps.js';
@@ -128,7 +122,12 @@ export async function disable(
     const factor = await lockFactor(tx, session.userId);
     if (!factor?.enabledAt) throw conflict('Two-factor is not on for this account.');
     if (proof.code !== undefined) {
-      const step = acceptedStep(deps.config.encryptionKeys, factor.sealedSecret, proof.code, factor.lastUsedStep);
+      const step = acceptedStep(
+        deps.config.encryptionKeys,
+        factor.sealedSecret,
+        proof.code,
+        factor.lastUsedStep,
+      );
       if (step === null) throw badRequest(WRONG_CODE);
     } else {
       const [user] = await tx.select().from(users).where(eq(users.id, session.userId));
@@ -172,7 +171,12 @@ export async function verify(
     const factor = await lockFactor(tx, challenge.userId);
     if (!factor?.enabledAt) throw unauthorized(CHALLENGE_UNKNOWN);
     if (input.code !== undefined) {
-      const step = acceptedStep(deps.config.encryptionKeys, factor.sealedSecret, input.code, factor.lastUsedStep);
+      const step = acceptedStep(
+        deps.config.encryptionKeys,
+        factor.sealedSecret,
+        input.code,
+        factor.lastUsedStep,
+      );
       if (step === null) throw unauthorized(WRONG_CODE);
       await tx
         .update(userTwoFactor)
