@@ -4,6 +4,7 @@
 import { TRPCClientError } from '@trpc/client';
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppRouter } from '../src/index.js';
 import { closeClients, harness, PASSWORD, startServer, type TestServer, uniqueEmail } from './helpers.js';
 
 let server: TestServer;
@@ -37,7 +38,7 @@ describe('client.login with two-factor', () => {
 
     const wrong = await client.verifyTwoFactor(first.challengeToken, codeAt(secret)).catch((e: unknown) => e);
     expect(wrong).toBeInstanceOf(TRPCClientError);
-    expect((wrong as TRPCClientError<never>).data?.code).toBe('UNAUTHORIZED');
+    expect((wrong as TRPCClientError<AppRouter>).data?.code).toBe('UNAUTHORIZED');
     expect(client.getTokens()).toBeNull();
 
     const signedIn = await client.verifyTwoFactor(first.challengeToken, codeAt(secret, 1));
