@@ -29,9 +29,14 @@ export function SignInPage() {
   const [password, setPassword] = useState('');
   const [blockedUntil, setBlockedUntil] = useState<number | null>(null);
   const wait = useCountdown(blockedUntil);
+  const [challenge, setChallenge] = useState<string | null>(null);
   const login = useMutation({
     mutationFn: () => woopdi.login(email, password),
-    onSuccess: () => navigate(safeNext(params.get('next')), { replace: true }),
+    onSuccess: (result) => {
+      // With two-factor on, the password only opens the second step.
+      if (result.twoFactorRequired) setChallenge(result.challengeToken);
+      else navigate(safeNext(params.get('next')), { replace: true });
+    },
     onError: (error) => {
       const seconds = retryAfterSeconds(error);
       setBlockedUntil(seconds ? Date.now() + seconds * 1000 : null);
@@ -43,6 +48,15 @@ export function SignInPage() {
   };
   const limited = errorCode(login.error) === 'TOO_MANY_REQUESTS';
   if (signedIn && !login.isPending) return <Navigate to={safeNext(params.get('next'))} replace />;
+  if (challenge) {
+    return (
+      <TwoFactorStep
+        challengeToken={challenge}
+        onDone={() => navigate(safeNext(params.get('next')), { replace: true })}
+        onRestart={() => setChallenge(null)}
+      />
+    );
+  }
   return (
     <Page title="Sign in">
       <form onSubmit={submit} className="card stack" noValidate>
@@ -89,6 +103,60 @@ export function SignInPage() {
           >
             Create an account
           </Link>
+        </p>
+      </form>
+    </Page>
+  );
+}
+
+/** The sign-in's second step: a code from the authenticator app, or a recovery code. */
+function TwoFactorStep(props: { challengeToken: string; onDone: () => void; onRestart: () => void }) {
+  const [code, setCode] = useState('');
+  const [useRecovery, setUseRecovery] = useState(false);
+  const verify = useMutation({
+    mutationFn: () =>
+      woopdi.verifyTwoFactor(props.challengeToken, useRecovery ? { recoveryCode: code.trim() } : code.trim()),
+    onSuccess: props.onDone,
+  });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    verify.mutate();
+  };
+  // An expired or used challenge cannot be retried: back to the password.
+  const restart = /sign in again/.test(verify.error ? errorMessage(verify.error) : '');
+  return (
+    <Page title="Two-factor sign-in">
+      <form onSubmit={submit} className="card stack" noValidate>
+        <Field label={useRecovery ? 'Recovery code' : 'Code from your authenticator app'}>
+          {(p) => (
+            <input
+              {...p}
+              autoComplete="one-time-code"
+              inputMode={useRecovery ? 'text' : 'numeric'}
+              required
+              maxLength={32}
+              value={code}
+              onChange={(e) => setCode(e.target.value)}
+            />
+          )}
+        </Field>
+        {verify.error && (
+          <p className="error" role="alert">
+            {errorMessage(verify.error)}
+          </p>
+        )}
+        <button type="submit" className="primary" disabled={verify.isPending || !code.trim()}>
+          {verify.isPending ? 'Checking…' : 'Continue'}
+        </button>
+        <p className="row">
+          <button type="button" onClick={() => setUseRecovery(!useRecovery)}>
+            {useRecovery ? 'Use a code from the app' : 'Use a recovery code'}
+          </button>
+          {restart && (
+            <button type="button" onClick={props.onRestart}>
+              Sign in again
+            </button>
+          )}
         </p>
       </form>
     </Page>
