@@ -3,7 +3,7 @@
 // code; a wrong code is shown, not signed in; a recovery code works too. Its form is accessible.
 import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectAccessible, PASSWORD, type Stack, startStack, uniqueEmail } from './stack.js';
+import { expectAccessible, PASSWORD, type Stack, signUpInApp, startStack, uniqueEmail } from './stack.js';
 
 const codeAt = (secret: string, offsetSteps = 0) =>
   new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({
@@ -73,5 +73,21 @@ describe('two-factor sign-in in the web app', () => {
     await page.getByLabel('Recovery code').fill(recoveryCodes[0]!);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(/\/organizations\/[0-9a-f-]+\/tasks$/);
+  });
+
+  it('the account page turns it on: QR code and key, a code, the recovery codes once', async () => {
+    const page = await (await stack.context()).newPage();
+    await signUpInApp(page, uniqueEmail('enroller'), 'Eve Enroller');
+    await page.goto('/account');
+    await page.getByRole('button', { name: 'Set up two-factor' }).click();
+    await page.getByRole('img', { name: 'QR code of your two-factor key' }).waitFor();
+    const key = (await page.locator('p', { hasText: 'Key:' }).locator('code').textContent())!.trim();
+    await expectAccessible(page, 'account-two-factor-enroll');
+    await page.getByLabel('Code from the app').fill(codeAt(key));
+    await page.getByRole('button', { name: 'Turn on two-factor' }).click();
+    await page.getByRole('button', { name: 'I have saved them' }).waitFor();
+    expect(await page.locator('.recovery-codes li').count()).toBe(10);
+    await page.getByRole('button', { name: 'I have saved them' }).click();
+    await page.getByRole('button', { name: 'Turn off two-factor' }).waitFor();
   });
 });

@@ -1,4 +1,4 @@
-// The signed-in person: name, password, email confirmation, and ending sign-ins.
+// The signed-in person: name, password, two-factor, email confirmation, and ending sign-ins.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { useNavigate } from 'react-router';
@@ -101,6 +101,113 @@ function Password() {
   );
 }
 
+/** Two-factor: enroll (QR code + secret) → confirm with a code → recovery codes once; or turn off. */
+function TwoFactor({ enabled }: { enabled: boolean }) {
+  const queryClient = useQueryClient();
+  const [code, setCode] = useState('');
+  const [password, setPassword] = useState('');
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.users.me.queryKey() });
+  const enroll = useMutation(trpc.auth.twoFactor.enroll.mutationOptions());
+  const confirm = useMutation({ ...trpc.auth.twoFactor.confirm.mutationOptions(), onSuccess: refresh });
+  const disable = useMutation({ ...trpc.auth.twoFactor.disable.mutationOptions(), onSuccess: refresh });
+  if (confirm.data) {
+    return (
+      <section className="card stack" aria-labelledby="two-factor-title">
+        <h2 id="two-factor-title">Two-factor sign-in</h2>
+        <Notice>{confirm.data.message}</Notice>
+        <ul className="recovery-codes">
+          {confirm.data.recoveryCodes.map((c) => (
+            <li key={c}>
+              <code>{c}</code>
+            </li>
+          ))}
+        </ul>
+        <button type="button" onClick={() => confirm.reset()}>
+          I have saved them
+        </button>
+      </section>
+    );
+  }
+  if (enabled) {
+    const submit = (e: FormEvent) => {
+      e.preventDefault();
+      disable.mutate({ password }, { onSuccess: () => setPassword('') });
+    };
+    return (
+      <form onSubmit={submit} className="card stack" noValidate aria-labelledby="two-factor-title">
+        <h2 id="two-factor-title">Two-factor sign-in</h2>
+        <p>
+          <span className="badge">on</span> Signing in asks for a code from your authenticator app.
+        </p>
+        <Field label="Password to turn it off">
+          {(p) => (
+            <input
+              {...p}
+              type="password"
+              autoComplete="current-password"
+              maxLength={256}
+              value={password}
+              onChange={(e) => setPassword(e.target.value)}
+            />
+          )}
+        </Field>
+        <ErrorNote error={disable.error} />
+        <button type="submit" className="danger" disabled={disable.isPending || !password}>
+          Turn off two-factor
+        </button>
+      </form>
+    );
+  }
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    confirm.mutate({ code: code.trim() }, { onSuccess: () => setCode('') });
+  };
+  return (
+    <form onSubmit={submit} className="card stack" noValidate aria-labelledby="two-factor-title">
+      <h2 id="two-factor-title">Two-factor sign-in</h2>
+      {disable.isSuccess && <Notice>{disable.data.message}</Notice>}
+      {!enroll.data ? (
+        <>
+          <p>Ask for a code from an authenticator app as well as your password when signing in.</p>
+          <ErrorNote error={enroll.error} />
+          <button type="button" onClick={() => enroll.mutate()} disabled={enroll.isPending}>
+            Set up two-factor
+          </button>
+        </>
+      ) : (
+        <>
+          <p>Scan this with your authenticator app, or type the key in, then enter the code it shows.</p>
+          <img
+            src={enroll.data.qrCodeSvgDataUrl}
+            alt="QR code of your two-factor key"
+            width={200}
+            height={200}
+          />
+          <p>
+            Key: <code>{enroll.data.secret}</code>
+          </p>
+          <Field label="Code from the app">
+            {(p) => (
+              <input
+                {...p}
+                autoComplete="one-time-code"
+                inputMode="numeric"
+                maxLength={6}
+                value={code}
+                onChange={(e) => setCode(e.target.value)}
+              />
+            )}
+          </Field>
+          <ErrorNote error={confirm.error} />
+          <button type="submit" disabled={confirm.isPending || code.trim().length !== 6}>
+            Turn on two-factor
+          </button>
+        </>
+      )}
+    </form>
+  );
+}
+
 export function AccountPage() {
   const me = useMe();
   const signOut = useSignOut();
@@ -142,6 +249,7 @@ export function AccountPage() {
       </div>
       <Profile name={user.name} />
       <Password />
+      <TwoFactor enabled={user.twoFactorEnabled} />
       <div className="card stack">
         <h2>Sessions</h2>
         <p>
