@@ -203,6 +203,8 @@ describe('a support session with allowWrite', () => {
     );
     expect(await codeOf(api.auth.logout({ everywhere: true }))).toBe('FORBIDDEN');
     expect(await codeOf(api.users.unlinkIdentity({ identityId: crypto.randomUUID() }))).toBe('FORBIDDEN');
+    expect(await codeOf(api.auth.twoFactor.enroll())).toBe('FORBIDDEN');
+    expect(await codeOf(api.auth.twoFactor.disable({ password: target.password }))).toBe('FORBIDDEN');
     expect(await codeOf(target.api.users.me())).toBe('OK');
   });
 });

@@ -6,6 +6,7 @@ import { loadConfig, sha256 } from '@woopdi/core';
 import { memberships, oauthStates, organizations, userIdentities, users } from '@woopdi/db';
 import { eq } from 'drizzle-orm';
 import * as oidc from 'openid-client';
+import { Secret, TOTP } from 'otpauth';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { finishAuthorization, startAuthorization } from '../src/services/oauth.js';
 import { callerFor, createTestDeps, TEST_ENV, type TestDeps } from '../src/testing.js';
@@ -16,7 +17,7 @@ import {
   testBrowser,
 } from '../src/testing-oidc.js';
 import { type FakeGitHub, startFakeGitHub } from './fake-github.js';
-import { codeOf, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
+import { codeOf, signedIn, signUp, tokenFromOutbox, uniqueEmail } from './fixtures.js';
 
 const API = 'http://api.test';
 const APP = 'http://app.test/oauth/done';
@@ -122,7 +123,7 @@ describe('OpenID Connect sign-in', () => {
     const ada = person();
     const first = await signInWith(ada);
     expect(first.error).toBeNull();
-    const result = await callerFor(deps).auth.oauthExchange({ code: first.code! });
+    const result = signedIn(await callerFor(deps).auth.oauthExchange({ code: first.code! }));
     expect(result.user).toMatchObject({ email: ada.email, name: 'Ada Lovelace', emailVerified: true });
     expect(result.tokens.tokenType).toBe('Bearer');
     const me = await callerFor(deps, result.tokens.accessToken).users.me();
@@ -145,17 +146,43 @@ describe('OpenID Connect sign-in', () => {
     });
 
     const second = await signInWith(ada);
-    const again = await callerFor(deps).auth.oauthExchange({ code: second.code! });
+    const again = signedIn(await callerFor(deps).auth.oauthExchange({ code: second.code! }));
     expect(again.user.id).toBe(result.user.id);
     expect(await usersWithEmail(ada.email)).toHaveLength(1);
     const [touched] = await deps.db.select().from(userIdentities).where(eq(userIdentities.id, identity!.id));
     expect(touched!.lastUsedAt.getTime()).toBeGreaterThan(identity!.lastUsedAt.getTime());
   });
 
+  it('with two-factor on, the exchange answers the challenge, and auth.twoFactor.verify finishes it', async () => {
+    const grace = person();
+    const first = signedIn(
+      await callerFor(deps).auth.oauthExchange({ code: (await signInWith(grace)).code! }),
+    );
+    const api = callerFor(deps, first.tokens.accessToken);
+    const { secret } = await api.auth.twoFactor.enroll();
+    const codeAt = (offsetSteps: number) =>
+      new TOTP({ secret: Secret.fromBase32(secret), algorithm: 'SHA1', digits: 6, period: 30 }).generate({
+        timestamp: Date.now() + offsetSteps * 30_000,
+      });
+    await api.auth.twoFactor.confirm({ code: codeAt(0) });
+
+    const again = await callerFor(deps).auth.oauthExchange({ code: (await signInWith(grace)).code! });
+    expect(again).toMatchObject({ twoFactorRequired: true, challengeToken: expect.any(String) });
+    expect(again).not.toHaveProperty('tokens');
+    if (!again.twoFactorRequired) return;
+    // The next step's code: the one confirm used is refused as a replay.
+    const done = await callerFor(deps).auth.twoFactor.verify({
+      challengeToken: again.challengeToken,
+      code: codeAt(1),
+    });
+    expect(done.user.id).toBe(first.user.id);
+    expect((await callerFor(deps, done.tokens.accessToken).users.me()).id).toBe(first.user.id);
+  });
+
   it('a provider that says the email is unverified gives an unverified account, sent the verification email', async () => {
     const bob = person({ email_verified: false });
     const { code } = await signInWith(bob);
-    const { user } = await callerFor(deps).auth.oauthExchange({ code: code! });
+    const { user } = signedIn(await callerFor(deps).auth.oauthExchange({ code: code! }));
     expect(user.emailVerified).toBe(false);
     expect(await tokenFromOutbox(deps, bob.email, 'verify_email')).toBeTruthy();
   });
@@ -291,7 +318,7 @@ describe('OpenID Connect sign-in', () => {
       token: await tokenFromOutbox(deps, owner.email, 'verify_email'),
     });
     const { code } = await signInWith(person({ email: owner.email, email_verified: true }));
-    const { user } = await callerFor(deps).auth.oauthExchange({ code: code! });
+    const { user } = signedIn(await callerFor(deps).auth.oauthExchange({ code: code! }));
     expect(user.id).toBe(owner.user.id);
     const { identities, hasPassword } = await owner.api.users.identities();
     expect(hasPassword).toBe(true);
@@ -311,7 +338,7 @@ describe('OpenID Connect sign-in', () => {
     expect(identities).toMatchObject([{ provider: 'acme', email: theirs.email, emailVerified: false }]);
     // Signing in with it now reaches the linked account.
     const { code } = await signInWith(theirs);
-    expect((await callerFor(deps).auth.oauthExchange({ code: code! })).user.id).toBe(owner.user.id);
+    expect(signedIn(await callerFor(deps).auth.oauthExchange({ code: code! })).user.id).toBe(owner.user.id);
 
     const intruder = await signUp(deps, uniqueEmail('intruder'));
     op.signInAs(theirs);
@@ -324,7 +351,7 @@ describe('OpenID Connect sign-in', () => {
 
   it('the last way to sign in cannot be unlinked; with another one it can; nobody else’s identity is reachable', async () => {
     const { code } = await signInWith(person());
-    const { tokens, user } = await callerFor(deps).auth.oauthExchange({ code: code! });
+    const { tokens, user } = signedIn(await callerFor(deps).auth.oauthExchange({ code: code! }));
     const api = callerFor(deps, tokens.accessToken);
     const { identities, hasPassword } = await api.users.identities();
     expect(hasPassword).toBe(false);
@@ -354,7 +381,7 @@ describe('OpenID Connect sign-in', () => {
   it('a passwordless account: password login answers the wrong-password 401; changing the password asks to reset it', async () => {
     const ada = person();
     const { code } = await signInWith(ada);
-    const { tokens } = await callerFor(deps).auth.oauthExchange({ code: code! });
+    const { tokens } = signedIn(await callerFor(deps).auth.oauthExchange({ code: code! }));
     const wrong = await callerFor(deps)
       .auth.login({ email: ada.email, password: 'anything at all' })
       .catch((e) => e);
@@ -377,7 +404,8 @@ describe('OpenID Connect sign-in', () => {
       newPassword: 'a new password here',
     });
     expect(
-      (await callerFor(deps).auth.login({ email: ada.email, password: 'a new password here' })).user.email,
+      signedIn(await callerFor(deps).auth.login({ email: ada.email, password: 'a new password here' })).user
+        .email,
     ).toBe(ada.email);
   });
 
@@ -399,7 +427,7 @@ describe('OpenID Connect sign-in', () => {
     await owner.api.invitations.create({ organizationId: team.id, email: invitee.email, role: 'MEMBER' });
     const token = await tokenFromOutbox(deps, invitee.email, 'invitation');
     const { code } = await signInWith(invitee);
-    const { tokens, user } = await callerFor(deps).auth.oauthExchange({ code: code! });
+    const { tokens, user } = signedIn(await callerFor(deps).auth.oauthExchange({ code: code! }));
     const accepted = await callerFor(deps, tokens.accessToken).invitations.accept({ token });
     expect(accepted).toMatchObject({ organizationId: team.id, role: 'MEMBER', user: { id: user.id } });
     const rows = await deps.db.select().from(memberships).where(eq(memberships.organizationId, team.id));
@@ -423,7 +451,7 @@ describe('GitHub sign-in (a local server answering like GitHub)', () => {
     github.signInAs(octo);
     const first = await authorize('github');
     const { code } = await finish('github', first.callback, first.state);
-    const { user } = await callerFor(deps).auth.oauthExchange({ code: code! });
+    const { user } = signedIn(await callerFor(deps).auth.oauthExchange({ code: code! }));
     expect(user).toMatchObject({ email: octo.emails[1]!.email, name: 'Octo Cat', emailVerified: true });
     expect(github.tokenRequests.at(-1)!.get('code_verifier')).toMatch(/^[\w-]{43,}$/);
     const [identity] = await deps.db.select().from(userIdentities).where(eq(userIdentities.userId, user.id));
@@ -432,7 +460,7 @@ describe('GitHub sign-in (a local server answering like GitHub)', () => {
     github.signInAs(octo);
     const second = await authorize('github');
     const again = await finish('github', second.callback, second.state);
-    expect((await callerFor(deps).auth.oauthExchange({ code: again.code! })).user.id).toBe(user.id);
+    expect(signedIn(await callerFor(deps).auth.oauthExchange({ code: again.code! })).user.id).toBe(user.id);
   });
 
   it('an unverified GitHub email does not take over an existing account', async () => {

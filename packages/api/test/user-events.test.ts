@@ -110,6 +110,8 @@ it("an API key's revocation reaches the key's own streams, not its creator's use
   await owner.api.apiKeys.revoke({ organizationId: org.id, apiKeyId: apiKey.id });
   await owner.api.auth.logout({ everywhere: false });
   await reading;
-  expect(events.map((e) => e.type)).toEqual(['session.revoked']);
-  expect(events[0]).toMatchObject({ familyId: expect.not.stringMatching(/^apikey:/) });
+  // (A membership.added of the organization's creation may arrive first: it is not what this is about.)
+  const revocations = events.filter((e) => e.type === 'session.revoked');
+  expect(revocations).toHaveLength(1);
+  expect(revocations[0]).toMatchObject({ familyId: expect.not.stringMatching(/^apikey:/) });
 });

@@ -77,7 +77,8 @@ export interface WoopdiClient {
   signup(input: RouterInputs['auth']['signup']): Promise<RouterOutputs['auth']['signup']>;
   /**
    * Finishes an OAuth / OpenID Connect sign-in: the one-time `code` the server's callback put in
-   * the redirect (`redirectTo?code=…`) is exchanged for tokens, which are kept as after `login`.
+   * the redirect (`redirectTo?code=…`) is exchanged for tokens, which are kept as after `login`
+   * (with two-factor on it answers the challenge instead: finish with `verifyTwoFactor`).
    */
   oauthExchange(code: string): Promise<RouterOutputs['auth']['oauthExchange']>;
   /**
@@ -212,6 +213,7 @@ export function createWoopdiClient(options: WoopdiClientOptions): WoopdiClient {
     },
     async oauthExchange(code) {
       const result = await api.auth.oauthExchange.mutate({ code });
+      if (result.twoFactorRequired) return result;
       session.set(result.tokens);
       setActive(result.user.lastActiveOrganizationId);
       return result;

@@ -3,7 +3,7 @@
 import { createServer } from 'node:net';
 import { startOidcProvider, type TestOidcProvider, testBrowser } from '@woopdi/api/testing-oidc';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { closeClients, harness, startServer, type TestServer, uniqueEmail } from './helpers.js';
+import { closeClients, harness, signedIn, startServer, type TestServer, uniqueEmail } from './helpers.js';
 
 const CLIENT = { client_id: 'woopdi-sdk', client_secret: 'woopdi-sdk-secret-0123456789' };
 let op: TestOidcProvider;
@@ -42,7 +42,7 @@ it('oauthExchange keeps the tokens of the sign-in, like login', async () => {
     `${providers[0]!.startUrl}?redirectTo=${encodeURIComponent('http://app.test/oauth/done')}`,
     (u) => u.host === 'app.test',
   );
-  const result = await client.oauthExchange(landed.searchParams.get('code')!);
+  const result = signedIn(await client.oauthExchange(landed.searchParams.get('code')!));
   expect(result.user.email).toBe(email);
   expect(tokenChanges).toEqual([result.tokens]);
   expect(client.getTokens()).toEqual(result.tokens);

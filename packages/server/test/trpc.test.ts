@@ -48,7 +48,7 @@ describe('tRPC over HTTP', () => {
     expect(user.email).toBe(email.toLowerCase());
     expect(user.name).toBe('Tess');
     const me = await api.users.me.query();
-    expect(me).toEqual({ ...user, twoFactorEnabled: false });
+    expect(me).toEqual({ ...user, twoFactorEnabled: false, impersonatedBy: null });
   });
 
   it('signs in with auth.login and batches several queries in one request', async () => {

@@ -18,6 +18,8 @@ const codeRateLimit =
 export const twoFactorRouter = router({
   enroll: authedProcedure
     .meta({
+      // The account's own credentials: never from a support session (admin.impersonate).
+      support: 'never',
       openapi: {
         method: 'POST',
         path: '/auth/2fa/enroll',
@@ -40,6 +42,7 @@ export const twoFactorRouter = router({
 
   confirm: authedProcedure
     .meta({
+      support: 'never',
       openapi: {
         method: 'POST',
         path: '/auth/2fa/confirm',
@@ -60,6 +63,7 @@ export const twoFactorRouter = router({
 
   disable: authedProcedure
     .meta({
+      support: 'never',
       openapi: {
         method: 'POST',
         path: '/auth/2fa/disable',

@@ -131,7 +131,11 @@ export async function disable(
       if (step === null) throw badRequest(WRONG_CODE);
     } else {
       const [user] = await tx.select().from(users).where(eq(users.id, session.userId));
-      if (!(await verifyPassword(user!.passwordHash, proof.password ?? ''))) {
+      // An account made through a sign-in provider has no password: only a code turns it off.
+      if (!user?.passwordHash) {
+        throw badRequest('This account has no password: turn two-factor off with a code from your app.');
+      }
+      if (!(await verifyPassword(user.passwordHash, proof.password ?? ''))) {
         throw badRequest('That password is not right.');
       }
     }
