@@ -2,7 +2,7 @@
 // organization switcher, the account menu and the live user events that keep every page current.
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { type ReactNode, useState } from 'react';
+import { type ReactNode, useEffect, useState } from 'react';
 import { Link, Navigate, NavLink, Outlet, useLocation, useMatch, useNavigate } from 'react-router';
 import { errorMessage } from './lib/errors';
 import { trpc } from './lib/trpc';
@@ -42,7 +42,7 @@ function useUserEvents() {
   const navigate = useNavigate();
   const current = useMatch('/organizations/:organizationId/*')?.params.organizationId;
   const [removedFrom, setRemovedFrom] = useState<string | null>(null);
-  useSubscription(
+  const events = useSubscription(
     trpc.users.events.subscriptionOptions(undefined, {
       // Whatever was announced before this stream (re)started was not heard: read it afresh.
       onStarted: () => {
@@ -54,6 +54,13 @@ function useUserEvents() {
           });
       },
       onData: (event) => {
+        // The new role shows at once; the refetches below bring the rest.
+        if (event.type === 'membership.roleChanged') {
+          queryClient.setQueryData(
+            trpc.organizations.get.queryKey({ organizationId: event.organizationId }),
+            (org) => org && { ...org, role: event.role },
+          );
+        }
         void queryClient.invalidateQueries({ queryKey: trpc.users.pathKey() });
         if ('organizationId' in event) {
           for (const key of [
@@ -73,6 +80,15 @@ function useUserEvents() {
       onError: () => void queryClient.invalidateQueries({ queryKey: trpc.users.me.queryKey() }),
     }),
   );
+  // A stream that failed for any other reason (a restart, a dependency down) is opened again, so
+  // the page does not silently stop hearing changes; onStarted then reads what it missed.
+  const failed = events.status === 'error';
+  const { reset } = events;
+  useEffect(() => {
+    if (!failed) return;
+    const timer = setTimeout(reset, 2_000);
+    return () => clearTimeout(timer);
+  }, [failed, reset]);
   return removedFrom;
 }
 

@@ -93,7 +93,10 @@ describe('a team in two browsers', () => {
 
   it("promoted to MODERATOR, the invitee's controls appear without a reload", async () => {
     await invitee.goto(`${teamUrl}/tasks`);
+    const changed = owner.waitForResponse((r) => r.url().includes('members.updateRole'));
     await owner.locator(`tr[data-member="${inviteeEmail}"]`).getByRole('combobox').selectOption('MODERATOR');
+    // The change itself went through (so a failure below is the invitee's page not hearing of it).
+    expect((await changed).status()).toBe(200);
     const nav = invitee.getByRole('navigation', { name: 'Organization' });
     await nav.getByRole('link', { name: 'Members' }).waitFor({ timeout: 15_000 });
     await nav.getByRole('link', { name: 'Members' }).click();
