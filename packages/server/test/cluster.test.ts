@@ -165,9 +165,11 @@ describe.runIf(linux)('WEB_CONCURRENCY=2: two api processes on one port (node:cl
       const children = childrenOf(primaryPid);
       return children.length === 2 && !children.includes(victim) && children.includes(survivor) && children;
     });
-    expect(primary.output()).toMatch(
-      new RegExp(`api process ${victim} exited unexpectedly \\(signal SIGKILL\\); starting a replacement`),
+    // The log line may reach the pipe a moment after the fork (the logger writes asynchronously).
+    const died = new RegExp(
+      `api process ${victim} exited unexpectedly \\(signal SIGKILL\\); starting a replacement`,
     );
+    await until('the primary to log the death', () => died.test(primary.output()));
     await until('the replacement to serve', async () => {
       running();
       const socket = await openAnswered(port).catch(() => undefined);
