@@ -55,27 +55,15 @@ export async function startTask(
 ) {
   const kind = taskKinds[input.kind];
   assertMayStart(actor, input.kind);
-  // The start-rate check (a Redis round trip in service mode) runs beside the checks below and the
-  // insert: the transaction commits only once it allowed the start, and a refusal still answers 429
-  // before any 400 or 412, as if it had run first.
-  const allowed = consumeTaskStart(deps, actor);
-  allowed.catch(() => undefined);
-  let data: unknown;
-  let ent: Awaited<ReturnType<typeof entitlementsOf>>;
-  try {
-    const parsed = kind.input.safeParse(input.input);
-    if (!parsed.success) {
-      const detail = parsed.error.issues.map((i) => `input.${i.path.join('.')}: ${i.message}`).join('; ');
-      throw badRequest(detail);
-    }
-    data = parsed.data;
-    ent = await entitlementsOf(deps, deps.db, actor.organizationId);
-    await assertCanStart(deps, actor, input.kind, ent);
-  } catch (error) {
-    await allowed;
-    throw error;
+  await consumeTaskStart(deps, actor);
+  const parsed = kind.input.safeParse(input.input);
+  if (!parsed.success) {
+    const detail = parsed.error.issues.map((i) => `input.${i.path.join('.')}: ${i.message}`).join('; ');
+    throw badRequest(detail);
   }
   const organizationId = actor.organizationId;
+  const ent = await entitlementsOf(deps, deps.db, organizationId);
+  await assertCanStart(deps, actor, input.kind, ent);
   // Pipelined in one transaction: the lock first, so the insert's statement (its own snapshot, under
   // READ COMMITTED) counts every task a concurrent start of this organization committed before it.
   // The run_task payload is { taskId } (core's jobPayloads.run_task), built here from the new id.
@@ -88,7 +76,7 @@ export async function startTask(
         where organization_id = ${organizationId}::uuid and status in ('queued', 'running')
       ), task as (
         insert into tasks (organization_id, created_by, kind, input)
-        select ${organizationId}::uuid, ${actor.userId}::uuid, ${input.kind}::text, ${JSON.stringify(data)}::jsonb
+        select ${organizationId}::uuid, ${actor.userId}::uuid, ${input.kind}::text, ${JSON.stringify(parsed.data)}::jsonb
         from active where active.n < ${ent.concurrentTasks}::int
         returning id, status
       )
@@ -98,7 +86,6 @@ export async function startTask(
         max_attempts => ${kind.maxAttempts}::int
       ) is not null as queued
       from task`,
-      allowed,
     ]);
     return rows;
   });
