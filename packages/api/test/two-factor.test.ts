@@ -38,8 +38,10 @@ const wrongCode = (secret: string) => {
 
 async function turnOn(api: Api) {
   const { secret } = await api.auth.twoFactor.enroll();
-  const { recoveryCodes } = await api.auth.twoFactor.confirm({ code: codeAt(secret) });
-  return { secret, recoveryCodes };
+  // The code confirm spends is answered, not recomputed later: the 30-second step may have rolled over.
+  const confirmCode = codeAt(secret);
+  const { recoveryCodes } = await api.auth.twoFactor.confirm({ code: confirmCode });
+  return { secret, recoveryCodes, confirmCode };
 }
 
 async function challengeFor(email: string) {
@@ -112,8 +114,7 @@ describe('enrolling and turning two-factor on', () => {
 describe('signing in with two-factor on', () => {
   it('needs the second step; refuses a wrong code, a replayed code, a used and an expired challenge; a recovery code works once; disable', async () => {
     const person = await signUp(deps);
-    const { secret, recoveryCodes } = await turnOn(person.api);
-    const confirmCode = codeAt(secret);
+    const { secret, recoveryCodes, confirmCode } = await turnOn(person.api);
 
     const sessionsBefore = await deps.db.select().from(sessions).where(eq(sessions.userId, person.user.id));
     const login = await anon().auth.login({ email: person.email, password: PASSWORD });

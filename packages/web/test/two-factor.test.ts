@@ -25,6 +25,9 @@ describe('two-factor sign-in in the web app', () => {
   const email = uniqueEmail('twofactor');
   let secret = '';
   let recoveryCodes: string[] = [];
+  // The code confirm spent. Kept rather than recomputed: a 30-second step may roll over before the
+  // test replays it, and a recomputed code would then be a new, valid one.
+  let spentCode = '';
 
   beforeAll(async () => {
     stack = await startStack();
@@ -33,10 +36,11 @@ describe('two-factor sign-in in the web app', () => {
       password: PASSWORD,
     });
     ({ secret } = await post<{ secret: string }>(stack, '/auth/2fa/enroll', undefined, tokens.accessToken));
+    spentCode = codeAt(secret);
     ({ recoveryCodes } = await post<{ recoveryCodes: string[] }>(
       stack,
       '/auth/2fa/confirm',
-      { code: codeAt(secret) },
+      { code: spentCode },
       tokens.accessToken,
     ));
   });
@@ -58,7 +62,7 @@ describe('two-factor sign-in in the web app', () => {
     const page = await toSecondStep();
     await expectAccessible(page, 'two-factor-sign-in');
     // The code confirm used is spent: refused as a replay.
-    await page.getByLabel('Code from your authenticator app').fill(codeAt(secret));
+    await page.getByLabel('Code from your authenticator app').fill(spentCode);
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toMatch(/code is not right/);
