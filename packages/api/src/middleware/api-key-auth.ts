@@ -71,12 +71,22 @@ const keyById = (db: Db) =>
     .prepare('api_key_by_id');
 
 async function loadKey(ctx: Context, keyId: string): Promise<CachedApiKey | undefined> {
-  const cached = ctx.authCache?.apiKeys.get(keyId);
-  if (cached) return cached;
+  const cache = ctx.authCache?.apiKeys;
+  const cached = cache?.get(keyId);
+  if (cached) {
+    cache!.refreshAhead(keyId, () => readKey(ctx, keyId));
+    return cached;
+  }
   const epoch = ctx.authCache?.epoch;
+  const key = await readKey(ctx, keyId);
+  if (key && ctx.authCache?.fresh(epoch)) cache?.set(keyId, key);
+  return key;
+}
+
+async function readKey(ctx: Context, keyId: string): Promise<CachedApiKey | undefined> {
   const [row] = await prepared(ctx.db, 'api_key_by_id', keyById).execute({ keyId });
   if (!row) return undefined;
-  const key: CachedApiKey = {
+  return {
     id: row.id,
     keyId: row.keyId,
     name: row.name,
@@ -91,8 +101,6 @@ async function loadKey(ctx: Context, keyId: string): Promise<CachedApiKey | unde
     organizationDeleted: row.organizationDeletedAt !== null,
     lastUsedAt: row.lastUsedAt?.getTime() ?? null,
   };
-  if (ctx.authCache?.fresh(epoch)) ctx.authCache.apiKeys.set(keyId, key);
-  return key;
 }
 
 const INVALID = 'This API key is not valid: check that it was copied whole, or create a new one.';

@@ -4,6 +4,7 @@ import { and, eq, gt, isNull, sql } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 import type { Context, Session } from '../context.js';
 import { prepared } from '../prepared.js';
+import type { AccessClaims } from '../services/access-tokens.js';
 import { authenticateApiKey, isApiKeyToken } from './api-key-auth.js';
 
 const impersonator = alias(users, 'impersonator');
@@ -48,9 +49,20 @@ export async function authenticate(ctx: Context): Promise<Session> {
   if (isApiKeyToken(ctx.accessToken)) return authenticateApiKey(ctx, ctx.accessToken);
   const claims = await verifiedClaims(ctx, ctx.accessToken);
   if (!claims) throw unauthorized('Your access token is invalid or expired: refresh it or sign in again.');
-  const cached = ctx.authCache?.sessions.get(claims.sid);
-  if (cached && cached.userId === claims.sub) return cached;
+  const cache = ctx.authCache?.sessions;
+  const cached = cache?.get(claims.sid);
+  if (cache && cached && cached.userId === claims.sub) {
+    cache.refreshAhead(claims.sid, () => loadSession(ctx, claims));
+    return cached;
+  }
   const epoch = ctx.authCache?.epoch;
+  const session = await loadSession(ctx, claims);
+  if (ctx.authCache?.fresh(epoch)) cache?.set(claims.sid, session);
+  return session;
+}
+
+/** The live session the token names, or 401 saying why not: one query. */
+async function loadSession(ctx: Context, claims: AccessClaims): Promise<Session> {
   const [row] = await prepared(ctx.db, 'live_session', liveSession).execute({
     sid: claims.sid,
     sub: claims.sub,
@@ -79,7 +91,6 @@ export async function authenticate(ctx: Context): Promise<Session> {
     };
   }
   // ---
-  if (ctx.authCache?.fresh(epoch)) ctx.authCache.sessions.set(claims.sid, session);
   return session;
 }
 

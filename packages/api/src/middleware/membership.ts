@@ -38,11 +38,15 @@ export async function findMembership(
   organizationId: string,
 ): Promise<Membership | undefined> {
   const key = membershipKey(userId, organizationId);
-  const cached = ctx.authCache?.memberships.get(key);
-  if (cached !== undefined) return cached || undefined;
+  const cache = ctx.authCache?.memberships;
+  const cached = cache?.get(key);
+  if (cache && cached !== undefined) {
+    cache.refreshAhead(key, async () => (await loadMembership(ctx, userId, organizationId)) ?? false);
+    return cached || undefined;
+  }
   const epoch = ctx.authCache?.epoch;
   const membership = await loadMembership(ctx, userId, organizationId);
-  if (ctx.authCache?.fresh(epoch)) ctx.authCache.memberships.set(key, membership ?? false);
+  if (ctx.authCache?.fresh(epoch)) cache?.set(key, membership ?? false);
   return membership;
 }
 

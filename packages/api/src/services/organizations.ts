@@ -103,12 +103,13 @@ const liveOrganization = (db: Db) =>
 
 export async function getOrganization(deps: ServiceDeps & Pick<ApiDeps, 'authCache'>, actor: Membership) {
   const cache = deps.authCache?.organizations;
+  const load = async () =>
+    (await prepared(deps.db, 'live_organization', liveOrganization).execute({ id: actor.organizationId }))[0];
   let org = cache?.get(actor.organizationId);
-  if (!org) {
+  if (org) cache!.refreshAhead(org.id, load);
+  else {
     const epoch = deps.authCache?.epoch;
-    [org] = await prepared(deps.db, 'live_organization', liveOrganization).execute({
-      id: actor.organizationId,
-    });
+    org = await load();
     if (!org) throw notFound('Organization');
     if (deps.authCache?.fresh(epoch)) cache?.set(org.id, org);
   }
