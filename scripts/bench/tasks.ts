@@ -8,6 +8,8 @@
 //   online   CLIENTS clients, each starting a task and following it to task_end, then the next;
 //   drain    a backlog of tasks queued with the worker stopped, every one followed by a websocket,
 //            then the worker started: first event → last task_end.
+//            Then the same again with the worker's local queue on (WORKER_LOCAL_QUEUE = its concurrency:
+//            one query fetches a batch), an extra row beside the default.
 //   Every followed task must deliver seq 1, 2, 3 (task_start, progress, task_end) exactly once, in
 //   order, and close with 1000; the run fails otherwise.
 // Baseline: raw graphile-worker in its own process (pipeline/raw-graphile-worker.ts), a trivial task
@@ -63,6 +65,8 @@ interface Figures {
   latencies: number[];
   onlinePerSecond: number;
   drainPerSecond: number;
+  /** Woopdi: the same drain with the worker's local queue on (WORKER_LOCAL_QUEUE = concurrency). */
+  drainLocalQueuePerSecond?: number;
   /** Woopdi: how long the POST took, and the websocket open after it answered. */
   posts?: number[];
   opens?: number[];
@@ -178,7 +182,8 @@ interface Woopdi {
   organizationId: string;
   /** Followed tasks whose stream was not exactly seq 1, 2, 3 closed with 1000. */
   bad: string[];
-  startWorker(): Promise<void>;
+  /** Starts the worker process; `extra` adds to its environment (the local-queue drain). */
+  startWorker(extra?: Record<string, string>): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -203,8 +208,8 @@ async function woopdiSetup(): Promise<Woopdi> {
     worker: await startWorkerProcess(env),
     ...account,
     bad: [],
-    async startWorker() {
-      w.worker = await startWorkerProcess(env);
+    async startWorker(more) {
+      w.worker = await startWorkerProcess({ ...env, extra: { ...extra, ...more } });
     },
     async close() {
       await stopProcess(w.worker);
@@ -279,24 +284,35 @@ async function woopdiRound(
   await clients(sizes.online, async () => void (await follow(w, await startTask(w)).done));
   const onlinePerSecond = sizes.online / ((performance.now() - o0) / 1000);
 
-  // Drain: the backlog is queued while no worker runs, every task already followed; then one starts.
+  const drainPerSecond = await woopdiDrain(w, sizes.drain);
+  // The same backlog again, drained by a worker with its local queue on; then the default again.
+  const drainLocalQueuePerSecond = await woopdiDrain(w, sizes.drain, {
+    WORKER_LOCAL_QUEUE: String(CONCURRENCY),
+  });
   await stopProcess(w.worker);
-  const followed: Followed[] = [];
-  await clients(sizes.drain, async () => void followed.push(follow(w, await startTask(w))));
-  await Promise.all(followed.map((f) => f.opened));
   await w.startWorker();
-  const ends = await Promise.all(followed.map((f) => f.done));
-  const drainSeconds = (Math.max(...ends.map((e) => e.last)) - Math.min(...ends.map((e) => e.first))) / 1000;
-  const drainPerSecond = (sizes.drain - 1) / drainSeconds;
   return {
     system: 'Woopdi',
     round,
     latencies,
     onlinePerSecond,
     drainPerSecond,
+    drainLocalQueuePerSecond,
     posts,
     opens,
   } satisfies Figures;
+}
+
+/** The backlog is queued while no worker runs, every task already followed; then one starts. */
+async function woopdiDrain(w: Woopdi, n: number, workerEnv?: Record<string, string>) {
+  await stopProcess(w.worker);
+  const followed: Followed[] = [];
+  await clients(n, async () => void followed.push(follow(w, await startTask(w))));
+  await Promise.all(followed.map((f) => f.opened));
+  await w.startWorker(workerEnv);
+  const ends = await Promise.all(followed.map((f) => f.done));
+  const seconds = (Math.max(...ends.map((e) => e.last)) - Math.min(...ends.map((e) => e.first))) / 1000;
+  return (n - 1) / seconds;
 }
 
 // --- the run -------------------------------------------------------------------------------------
@@ -331,10 +347,10 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       const order = round % 2 === 1 ? (['raw', 'woopdi'] as const) : (['woopdi', 'raw'] as const);
       for (const system of order) {
-        const f = system === 'raw' ? await rawRound(raw, round) : await woopdiRound(woopdi, round);
+        const f: Figures = system === 'raw' ? await rawRound(raw, round) : await woopdiRound(woopdi, round);
         figures.push(f);
         console.log(
-          `round ${round} ${f.system.padEnd(19)}: latency p50 ${ms(quantile(f.latencies, 0.5))}, p95 ${ms(quantile(f.latencies, 0.95))}; online ${f.onlinePerSecond.toFixed(0)} tasks/s; drain ${f.drainPerSecond.toFixed(0)} tasks/s`,
+          `round ${round} ${f.system.padEnd(19)}: latency p50 ${ms(quantile(f.latencies, 0.5))}, p95 ${ms(quantile(f.latencies, 0.95))}; online ${f.onlinePerSecond.toFixed(0)} tasks/s; drain ${f.drainPerSecond.toFixed(0)} tasks/s${f.drainLocalQueuePerSecond ? ` (local queue: ${f.drainLocalQueuePerSecond.toFixed(0)})` : ''}`,
         );
       }
     }
@@ -351,6 +367,7 @@ async function main() {
       p95: quantile(latencies, 0.95),
       online: mean(list.map((f) => f.onlinePerSecond)),
       drain: mean(list.map((f) => f.drainPerSecond)),
+      drainLocalQueue: mean(list.map((f) => f.drainLocalQueuePerSecond ?? 0)),
     };
   };
   const r = summary(of('raw graphile-worker'));
@@ -389,6 +406,13 @@ async function main() {
         `${(w.drain / r.drain).toFixed(2)}×`,
         '≥ 0.8×',
       ],
+      [
+        `drain, Woopdi WORKER_LOCAL_QUEUE=${CONCURRENCY} (tasks/s)`,
+        r.drain.toFixed(0),
+        w.drainLocalQueue.toFixed(0),
+        `${(w.drainLocalQueue / r.drain).toFixed(2)}×`,
+        '',
+      ],
     ],
   );
   const posts = of('Woopdi').flatMap((f) => f.posts ?? []);
@@ -401,7 +425,7 @@ async function main() {
     for (const b of woopdi.bad.slice(0, 10)) console.error(`  ${b}`);
     process.exitCode = 1;
   } else {
-    const followed = ROUNDS * (LATENCY + ONLINE + DRAIN);
+    const followed = ROUNDS * (LATENCY + ONLINE + 2 * DRAIN);
     console.log(
       `Every one of the ${followed} measured Woopdi tasks delivered seq 1, 2, 3 exactly once, in order.`,
     );

@@ -105,6 +105,8 @@ const defaultContentTypes = [
 
 const concurrencyMessage =
   'give the number of jobs one worker process runs at once, a whole number from 1 to 1000 (default 16)';
+const localQueueMessage =
+  'give the number of jobs one worker process may fetch ahead in one query, a whole number from 0 (off) to 1000 (default 0)';
 const bufferedMessage = 'give a whole number of bytes, at least 1024 (default 1048576: 1 MiB)';
 
 // Open websockets and SSE streams per api process (issue #14; packages/server/src/socket-limits.ts).
@@ -311,6 +313,12 @@ const envSchema = z.object({
     .min(1, { error: concurrencyMessage })
     .max(1000, { error: concurrencyMessage })
     .default(16),
+  WORKER_LOCAL_QUEUE: z.coerce
+    .number({ error: localQueueMessage })
+    .int({ error: localQueueMessage })
+    .min(0, { error: localQueueMessage })
+    .max(1000, { error: localQueueMessage })
+    .default(0),
   STREAM_MAX_BUFFERED_BYTES: z.coerce
     .number({ error: bufferedMessage })
     .int({ error: bufferedMessage })
@@ -399,6 +407,11 @@ export interface Config {
   workerLiveness: { heartbeatMs: number; deadAfterMs: number };
   /** Jobs one worker process runs at once (graphile-worker concurrency); sized for I/O-bound kinds. */
   workerConcurrency: number;
+  /**
+   * Jobs a worker process fetches ahead in one query and keeps locked for its free slots
+   * (graphile-worker's local queue; WORKER_LOCAL_QUEUE, 0 = one query per job).
+   */
+  workerLocalQueue: number;
   /**
    * Bytes a task event stream may have queued for one client before the client is dropped as too
    * slow (it reconnects and resumes by last event id) instead of buffering without limit.
@@ -618,6 +631,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     metricsToken: e.METRICS_TOKEN,
     workerLiveness: { heartbeatMs: e.WORKER_HEARTBEAT_MS, deadAfterMs: e.WORKER_DEAD_AFTER_MS },
     workerConcurrency: e.WORKER_CONCURRENCY,
+    workerLocalQueue: e.WORKER_LOCAL_QUEUE,
     streamMaxBufferedBytes: e.STREAM_MAX_BUFFERED_BYTES,
     connectionLimits: {
       maxPerUser: e.WS_MAX_PER_USER,

@@ -42,6 +42,8 @@ export interface WorkerOptions {
   stripe?: Stripe;
   /** Jobs run at once by this process; default config.workerConcurrency (WORKER_CONCURRENCY, 16). */
   concurrency?: number;
+  /** Jobs fetched ahead per query (graphile's local queue, 0 = off); default config.workerLocalQueue. */
+  localQueue?: number;
   /**
    * Milliseconds between polls for jobs that became due (retries, run_at); default graphile's 2000.
    * New jobs do not wait for it: graphile-worker LISTENs for `jobs:insert` and an idle worker takes
@@ -99,6 +101,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
   ];
   if (stripe) cronItems.push({ task: 'billing_reconcile', match: '0 3 * * *' });
   const concurrency = options.concurrency ?? options.config.workerConcurrency;
+  // Smaller than the concurrency, graphile's batches would leave slots idle (it warns): never less.
+  const requestedLocalQueue = options.localQueue ?? options.config.workerLocalQueue;
+  const localQueue = requestedLocalQueue > 0 ? Math.max(requestedLocalQueue, concurrency) : 0;
   const runner = await run({
     events,
     connectionString: options.databaseUrl,
@@ -116,7 +121,16 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     // Batched (delay 0: next tick) completion and failure. With graphile-worker 0.17.3's default (-1,
     // unbatched) the completion of a job that finishes during graceful shutdown is not awaited and is
     // lost when the pool closes: the job stays locked for 4 hours. Batchers are drained on shutdown.
-    preset: { worker: { completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
+    // A local queue fetches up to `localQueue` jobs in one query and hands them to free slots: a
+    // backlog drains without one getJob round trip per job. Fetched jobs are locked by the pool id,
+    // so the heartbeat covers them like running ones, and a stopping pool returns them.
+    preset: {
+      worker: {
+        completeJobBatchDelay: 0,
+        failJobBatchDelay: 0,
+        ...(localQueue > 0 && { localQueue: { size: localQueue } }),
+      },
+    },
   });
   const heartbeat = startHeartbeat(options.db, logger, () => [...workerIds], {
     ...defaultLiveness,
