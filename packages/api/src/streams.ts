@@ -1,12 +1,11 @@
 // Entry points for transports that are not tRPC (plain SSE and websocket routes in the server):
 // the same gates as the tasks.events subscription, then the process's shared fan-out.
 import { notFound } from '@woopdi/core';
-import type { Db } from '@woopdi/db';
-import { LRUCache } from 'lru-cache';
 import type { Context } from './context.js';
 import { authenticate } from './middleware/auth.js';
 import { logImpersonation } from './middleware/impersonation.js';
 import { assertTwoFactorPolicy, hasOrgRole, membershipOf } from './middleware/membership.js';
+import { type TaskScope, taskScopeCache } from './services/task-scopes.js';
 import { openTaskEvents } from './services/task-stream.js';
 import { taskScope } from './services/tasks.js';
 
@@ -22,17 +21,8 @@ export {
   type TaskStreamScope,
 } from './services/task-fanout.js';
 
-// A task never changes organization or kind: thousands of sockets following one task ask the
-// database once.
-type Scope = NonNullable<Awaited<ReturnType<typeof taskScope>>>;
-const scopes = new WeakMap<Db, LRUCache<string, Scope>>();
-
-async function scopeOf(ctx: Context, taskId: string): Promise<Scope | undefined> {
-  let cache = scopes.get(ctx.db);
-  if (!cache) {
-    cache = new LRUCache<string, Scope>({ max: 10_000 });
-    scopes.set(ctx.db, cache);
-  }
+async function scopeOf(ctx: Context, taskId: string): Promise<TaskScope | undefined> {
+  const cache = taskScopeCache(ctx.db);
   const known = cache.get(taskId);
   if (known) return known;
   const scope = await taskScope(ctx, taskId);

@@ -296,12 +296,60 @@ export async function readTaskEvents(
   afterSeq = 0,
   throughSeq = 2_147_483_647,
 ): Promise<TaskEvent[]> {
-  const rows = await sqlOf(db)<
-    { seq: number; type: TaskEventType; payload: { message: string }; at: string }[]
-  >`
+  const rows = await sqlOf(db)<StoredEventRow[]>`
     select seq, type, payload, to_char(at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as at
     from task_events
     where task_id = ${taskId}::uuid and seq > ${afterSeq}::int and seq <= ${throughSeq}::int
     order by seq`;
-  return rows.map((r) => ({ taskId, seq: r.seq, type: r.type, ...r.payload, at: r.at }));
+  return rows.map((r) => storedEvent(taskId, r));
+}
+
+type StoredEventRow = { seq: number; type: TaskEventType; payload: { message: string }; at: string };
+
+/** A task_events row (payload and `at` as read above) as the event the API carries. */
+const storedEvent = (taskId: string, r: StoredEventRow): TaskEvent => ({
+  taskId,
+  seq: r.seq,
+  type: r.type,
+  ...r.payload,
+  at: r.at,
+});
+
+/** A task's position and, while it is young, every event it has: what a new follower needs first. */
+export interface TaskHead {
+  lastSeq: number;
+  status: string;
+  /** Events 1..lastSeq in order when lastSeq ≤ the `eventsUpTo` asked for; else undefined. */
+  events: TaskEvent[] | undefined;
+}
+
+/**
+ * The task's last_seq and status and, when it has at most `eventsUpTo` events, those events: one
+ * statement, one snapshot (an append updates last_seq and inserts its event atomically), so a
+ * follower of a young task needs no second read for its backfill. Undefined for no such task.
+ */
+export async function readTaskHead(
+  db: DbOrTx,
+  taskId: string,
+  eventsUpTo: number,
+): Promise<TaskHead | undefined> {
+  const [row] = await sqlOf(db)<
+    {
+      lastSeq: number;
+      status: string;
+      events: StoredEventRow[] | null;
+    }[]
+  >`
+    select t.last_seq as "lastSeq", t.status,
+      case when t.last_seq <= ${eventsUpTo}::int then coalesce((
+        select json_agg(json_build_object(
+          'seq', e.seq, 'type', e.type, 'payload', e.payload,
+          'at', to_char(e.at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+        ) order by e.seq)
+        from task_events e where e.task_id = t.id and e.seq <= t.last_seq
+      ), '[]'::json) end as events
+    from tasks t where t.id = ${taskId}::uuid`;
+  if (!row) return undefined;
+  const events = row.events?.map((r) => storedEvent(taskId, r));
+  return { lastSeq: row.lastSeq, status: row.status, events };
 }

@@ -1,7 +1,8 @@
 // The task pipeline's guarantees under load (issue #12): one statement per event keeps seq gapless
 // and unique with many tasks on two workers and with concurrent appends to one task; nothing is
 // ever appended after a terminal event; a failing bus never fails a task; WORKER_CONCURRENCY bounds
-// the jobs one worker runs; example_streaming runs with intervalMs 0.
+// the jobs one worker runs, also with a local queue that fetches ahead; example_streaming runs with intervalMs 0.
+import { randomUUID } from 'node:crypto';
 import { createTestDeps, type TestDeps } from '@woopdi/api/testing';
 import {
   appendEvent,
@@ -11,6 +12,7 @@ import {
   isTerminalEvent,
   loadConfig,
   metrics,
+  readTaskHead,
   TaskAlreadyFinished,
   type TaskEvent,
   taskChannel,
@@ -52,6 +54,27 @@ const startTestWorker = async (options: Partial<WorkerOptions> = {}) => {
   workers.push(worker);
   return worker;
 };
+
+/** An example_streaming stand-in that holds every job until release(), counting those running. */
+function gatedKind() {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const state = {
+    running: 0,
+    peak: 0,
+    release: () => release(),
+    kind: defineKind('example_streaming', async () => {
+      state.running++;
+      state.peak = Math.max(state.peak, state.running);
+      await gate;
+      state.running--;
+      return { message: 'done', data: {} };
+    }),
+  };
+  return state;
+}
 
 const streaming = (organizationId: string, steps: number, intervalMs = 0) => ({
   organizationId,
@@ -246,42 +269,90 @@ describe('capacity and speed', () => {
     expect(await api.tasks.get({ taskId })).toMatchObject({ input: { steps: 50, intervalMs: 0 } });
   });
 
+  it('readTaskHead: a young task comes with its events, exactly as readTaskEvents reads them; an older one without', async () => {
+    await startTestWorker();
+    const { api, org } = await orgWithAdmin(deps);
+    const { taskId } = await api.tasks.start(streaming(org.id, 10, 0));
+    await waitForStatus(deps, taskId, ['succeeded']);
+    const stored = await storedEvents(deps, taskId);
+    expect(stored).toHaveLength(12);
+    expect(await readTaskHead(deps.db, taskId, 12)).toEqual({
+      lastSeq: 12,
+      status: 'succeeded',
+      events: stored,
+    });
+    expect(await readTaskHead(deps.db, taskId, 11)).toEqual({
+      lastSeq: 12,
+      status: 'succeeded',
+      events: undefined,
+    });
+    expect(await readTaskHead(deps.db, randomUUID(), 32)).toBeUndefined();
+  });
+
   it('WORKER_CONCURRENCY=3: three jobs run at once, never a fourth', async () => {
     await deps.close();
     deps = await createTestDeps({ WORKER_CONCURRENCY: '3' });
     expect(deps.config.workerConcurrency).toBe(3);
-    let running = 0;
-    let peak = 0;
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      release = resolve;
-    });
+    const gated = gatedKind();
     // No `concurrency` option: the worker takes it from the configuration.
-    await startTestWorker({
-      kinds: {
-        example_streaming: defineKind('example_streaming', async () => {
-          running++;
-          peak = Math.max(peak, running);
-          await gate;
-          running--;
-          return { message: 'done', data: {} };
-        }),
-      },
-    });
+    await startTestWorker({ kinds: { example_streaming: gated.kind } });
     const { api, org } = await orgWithAdmin(deps);
     const started = await Promise.all(Array.from({ length: 5 }, () => api.tasks.start(streaming(org.id, 1))));
-    await waitFor(() => running === 3, 'three jobs to be running');
+    await waitFor(() => gated.running === 3, 'three jobs to be running');
     // Time for a fourth to start if the bound were wrong (NOTIFY wakes idle workers at once).
     await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(running).toBe(3);
+    expect(gated.running).toBe(3);
     const queued = await deps.db
       .select({ status: tasks.status })
       .from(tasks)
       .where(eq(tasks.status, 'queued'));
     expect(queued).toHaveLength(2);
-    release();
+    gated.release();
     for (const { taskId } of started) await waitForStatus(deps, taskId, ['succeeded']);
-    expect(peak).toBe(3);
+    expect(gated.peak).toBe(3);
+  });
+
+  it('WORKER_LOCAL_QUEUE: a batch is fetched ahead and locked, concurrency still bounds the running jobs, and a stopping worker returns what it had not started', async () => {
+    await deps.close();
+    deps = await createTestDeps({ WORKER_CONCURRENCY: '2', WORKER_LOCAL_QUEUE: '4' });
+    expect(deps.config.workerLocalQueue).toBe(4);
+    const gated = gatedKind();
+    // A backlog first, so the worker's first fetch finds all six.
+    const { api, org } = await orgWithAdmin(deps);
+    const started = await Promise.all(Array.from({ length: 6 }, () => api.tasks.start(streaming(org.id, 1))));
+    const first = await startTestWorker({ kinds: { example_streaming: gated.kind } });
+    await waitFor(() => gated.running === 2, 'two jobs to be running');
+    // One fetch of at most 4 jobs (the signup's email job may have been one of them): more jobs
+    // locked than running, those fetched ahead waiting in the local queue; the rest left in the table.
+    const locked = async () => (await runTaskJobs(deps)).filter((j) => j.locked_at !== null).length;
+    await waitFor(async () => (await locked()) >= 3, 'a job to be fetched ahead of a free slot');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(gated.running).toBe(2);
+    expect(await locked()).toBeGreaterThanOrEqual(3);
+    expect(await locked()).toBeLessThanOrEqual(4);
+    // Stopping: the local queue goes back at once, unlocked, its attempt not counted; then the two
+    // running jobs finish. Nothing is lost: four tasks are left, none of them locked.
+    const stopping = first.stop();
+    await waitFor(async () => (await locked()) === 2, 'the jobs fetched ahead to be returned');
+    gated.release();
+    await stopping;
+    const left = await runTaskJobs(deps);
+    expect(left).toHaveLength(4);
+    expect(left.every((j) => j.locked_at === null && j.attempts === 0)).toBe(true);
+    // Another worker runs the rest (the gate is open now).
+    await startTestWorker({ kinds: { example_streaming: gated.kind } });
+    for (const { taskId } of started) await waitForStatus(deps, taskId, ['succeeded']);
+    expect(gated.peak).toBe(2);
+  });
+
+  it('WORKER_LOCAL_QUEUE is off by default and validated with a message naming the variable', () => {
+    expect(loadConfig({}).workerLocalQueue).toBe(0);
+    expect(loadConfig({ WORKER_LOCAL_QUEUE: '64' }).workerLocalQueue).toBe(64);
+    for (const bad of ['-1', '2.5', 'lots', '1001']) {
+      expect(() => loadConfig({ WORKER_LOCAL_QUEUE: bad })).toThrow(
+        /^WORKER_LOCAL_QUEUE is invalid: .*from 0 \(off\) to 1000/,
+      );
+    }
   });
 
   it('WORKER_CONCURRENCY is validated with a message naming the variable and the fix', () => {

@@ -25,6 +25,7 @@ import {
   type Logger,
   metrics,
   readTaskEvents,
+  readTaskHead,
   revokes,
   sqlOf,
   type TaskEvent,
@@ -218,6 +219,8 @@ export function createTaskFanout(
   const logBytes = options.logBytes ?? 1024 * 1024;
   const watchLingerMs = options.watchLingerMs ?? 10_000;
   const busWaitMs = options.busWaitMs ?? 1_000;
+  // A feed starts with the task's events when it has at most this many (one statement either way).
+  const headEvents = Math.min(logSize, 32);
   const feeds = new Map<string, Feed>();
   const watches = new Map<string, Watch>();
   let followerCount = 0;
@@ -282,10 +285,16 @@ export function createTaskFanout(
       const subscribed = await readyWithin(subscription.ready);
       // Read after subscribing: every event up to last_seq is stored; every later one is published
       // after this read, so it reaches the subscription (or a gap read, or the safety check).
-      const [task] = await sqlOf(deps.db)<{ lastSeq: number; status: string }[]>`
-        select last_seq as "lastSeq", status from tasks where id = ${taskId}::uuid`;
+      // A young task's events come with it, into the log: its followers' backfill needs no read.
+      const task = await readTaskHead(deps.db, taskId, headEvents);
       feed.lastSeq = task?.lastSeq ?? 0;
       feed.logStart = feed.lastSeq + 1;
+      if (task?.events && task.events.length === feed.lastSeq) {
+        feed.log = task.events.map(entryOf);
+        feed.logStart = 1;
+        for (const entry of feed.log) feed.logBytes += entry.json().length;
+        trimLog(feed);
+      }
       feed.started = true;
       if (!task || task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled') {
         feed.finished = true;

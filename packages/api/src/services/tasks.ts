@@ -19,6 +19,7 @@ import { entitlementsOf } from './entitlements.js';
 import { decodeCursor, keysetAfter, page } from './pagination.js';
 import { assertCanStart, assertMayStart } from './task-preconditions.js';
 import { concurrencyRefusal, consumeTaskStart } from './task-quotas.js';
+import { taskScopeCache } from './task-scopes.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 
@@ -64,13 +65,18 @@ export async function startTask(
   const organizationId = actor.organizationId;
   const ent = await entitlementsOf(deps, deps.db, organizationId);
   await assertCanStart(deps, actor, input.kind, ent);
-  // Pipelined in one transaction: the lock first, so the insert's statement (its own snapshot, under
-  // READ COMMITTED) counts every task a concurrent start of this organization committed before it.
+  // One transaction in one round trip: BEGIN, the lock, the insert and COMMIT are written together
+  // on a reserved connection. The lock comes first, so the insert's statement (its own snapshot,
+  // under READ COMMITTED) counts every task a concurrent start of this organization committed
+  // before it. A failed statement aborts the transaction and the COMMIT behind it rolls it back.
   // The run_task payload is { taskId } (core's jobPayloads.run_task), built here from the new id.
-  const inserted = await sqlOf(deps.db).begin(async (tx) => {
-    const [, rows] = await Promise.all([
-      tx`select pg_advisory_xact_lock(hashtextextended(${`woopdi:tasks:${organizationId}`}::text, 0))`,
-      tx<{ id: string; status: TaskStatus }[]>`
+  const reserved = await sqlOf(deps.db).reserve();
+  let inserted: { id: string; status: TaskStatus }[];
+  try {
+    const results = await Promise.allSettled([
+      reserved`begin`,
+      reserved`select pg_advisory_xact_lock(hashtextextended(${`woopdi:tasks:${organizationId}`}::text, 0))`,
+      reserved<{ id: string; status: TaskStatus }[]>`
       with active as (
         select count(*) as n from tasks
         where organization_id = ${organizationId}::uuid and status in ('queued', 'running')
@@ -86,11 +92,17 @@ export async function startTask(
         max_attempts => ${kind.maxAttempts}::int
       ) is not null as queued
       from task`,
+      reserved`commit`,
     ]);
-    return rows;
-  });
+    const failed = results.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    inserted = (results[2] as PromiseFulfilledResult<{ id: string; status: TaskStatus }[]>).value;
+  } finally {
+    reserved.release();
+  }
   const task = inserted[0];
   if (!task) throw concurrencyRefusal(deps, ent, organizationId);
+  taskScopeCache(deps.db).set(task.id, { organizationId, minRole: roleOfKind(input.kind) });
   return { taskId: task.id, status: task.status };
 }
 
