@@ -19,7 +19,7 @@ import { entitlementsOf } from './entitlements.js';
 import { decodeCursor, keysetAfter, page } from './pagination.js';
 import { assertCanStart, assertMayStart } from './task-preconditions.js';
 import { concurrencyRefusal, consumeTaskStart } from './task-quotas.js';
-import { taskScopeCache } from './task-scopes.js';
+import { type TaskScope, taskScopeCache } from './task-scopes.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 
@@ -119,7 +119,7 @@ const kindsVisibleTo = (role: OrgRole) => taskKindNames.filter((k) => hasOrgRole
 export async function taskScope(
   deps: Pick<ServiceDeps, 'db'>,
   taskId: string,
-): Promise<{ organizationId: string; minRole: OrgRole } | undefined> {
+): Promise<TaskScope | undefined> {
   const [row] = await deps.db
     .select({ organizationId: tasks.organizationId, kind: tasks.kind })
     .from(tasks)
