@@ -17,6 +17,8 @@
 // WorkerUtils and listens with a Redis subscriber:
 //   latency  addJob called → message at the subscriber;   online  CLIENTS clients, each adding a job
 //   and awaiting its message;   drain  a backlog added with the worker stopped, first → last message.
+// The online phase also reports CPU per task (user + system from /proc) of each process role: the
+// system's own processes, PostgreSQL's backends, Redis and this load client — where a task's cost goes.
 // A warm-up of each system first, then ROUNDS rounds alternating which system goes first. This
 // process is the load client only; every server is a child process.
 //
@@ -27,11 +29,14 @@
 // are created and dropped), REDIS_URL (default redis://127.0.0.1:6379), BENCH_SOURCE=1 (run the
 // TypeScript sources even when dist/ is built).
 import type { ChildProcess } from 'node:child_process';
+import http from 'node:http';
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Logger as GraphileLogger, makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import WebSocket from 'ws';
 import {
+  cpuBetween,
+  cpuSnapshot,
   createRedis,
   freePort,
   here,
@@ -67,10 +72,20 @@ interface Figures {
   drainPerSecond: number;
   /** Woopdi: the same drain with the worker's local queue on (WORKER_LOCAL_QUEUE = concurrency). */
   drainLocalQueuePerSecond?: number;
+  /** CPU milliseconds per online task, per process role (servers, PostgreSQL, Redis, this client). */
+  onlineCpu: Record<string, number>;
   /** Woopdi: how long the POST took, and the websocket open after it answered. */
   posts?: number[];
   opens?: number[];
 }
+
+/**
+ * Where the CPU of the online phase goes, besides each system's own processes: every PostgreSQL
+ * and Redis process of the machine (the benchmark's only users during a run) and this load client.
+ */
+const sharedRoles = { postgres: 'postgres', redis: 'redis-server', client: process.pid };
+const perTask = (cpuMs: Record<string, number>, tasks: number) =>
+  Object.fromEntries(Object.entries(cpuMs).map(([role, total]) => [role, total / tasks]));
 
 /** Runs `n` jobs from CLIENTS concurrent loops; `one` does a job and returns when it is done. */
 async function clients(n: number, one: (i: number) => Promise<void>) {
@@ -144,9 +159,12 @@ async function rawRound(raw: Raw, round: number, sizes = { latency: LATENCY, onl
   const latencies: number[] = [];
   for (let i = 0; i < sizes.latency; i++) latencies.push(await rawJob(raw));
 
+  const roles = { worker: raw.worker!.pid!, ...sharedRoles };
+  const c0 = cpuSnapshot(roles);
   const o0 = performance.now();
   await clients(sizes.online, async () => void (await rawJob(raw)));
   const onlinePerSecond = sizes.online / ((performance.now() - o0) / 1000);
+  const onlineCpu = perTask(cpuBetween(c0, cpuSnapshot(roles)), sizes.online);
 
   // Drain: the backlog is added while no worker runs, then one starts.
   await stopProcess(raw.worker);
@@ -166,6 +184,7 @@ async function rawRound(raw: Raw, round: number, sizes = { latency: LATENCY, onl
     round,
     latencies,
     onlinePerSecond,
+    onlineCpu,
     drainPerSecond,
   } satisfies Figures;
 }
@@ -220,14 +239,39 @@ async function woopdiSetup(): Promise<Woopdi> {
   return w;
 }
 
+// POSTs on keep-alive connections through node:http: on this 2-core machine the load client's CPU is
+// taken from the servers it measures, and fetch (undici) cost about twice as much per request.
+const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS * 2 });
+
 async function startTask(w: Woopdi): Promise<string> {
-  const res = await fetch(`${w.base}/api/organizations/${w.organizationId}/tasks`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${w.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ kind: 'example_streaming', input: { steps: 1, intervalMs: 0 } }),
+  const body = JSON.stringify({ kind: 'example_streaming', input: { steps: 1, intervalMs: 0 } });
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request(
+      `${w.base}/api/organizations/${w.organizationId}/tasks`,
+      {
+        method: 'POST',
+        agent,
+        headers: {
+          authorization: `Bearer ${w.token}`,
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  if (!res.ok) throw new Error(`tasks.start: ${res.status} ${await res.text()}`);
-  return ((await res.json()) as { taskId: string }).taskId;
+  if (status < 200 || status >= 300) throw new Error(`tasks.start: ${status} ${text}`);
+  return (JSON.parse(text) as { taskId: string }).taskId;
 }
 
 interface Followed {
@@ -280,9 +324,12 @@ async function woopdiRound(
     opens.push((await followed.opened) - t1);
   }
 
+  const roles = { api: w.api.pid!, worker: w.worker!.pid!, ...sharedRoles };
+  const c0 = cpuSnapshot(roles);
   const o0 = performance.now();
   await clients(sizes.online, async () => void (await follow(w, await startTask(w)).done));
   const onlinePerSecond = sizes.online / ((performance.now() - o0) / 1000);
+  const onlineCpu = perTask(cpuBetween(c0, cpuSnapshot(roles)), sizes.online);
 
   const drainPerSecond = await woopdiDrain(w, sizes.drain);
   // The same backlog again, drained by a worker with its local queue on; then the default again.
@@ -296,6 +343,7 @@ async function woopdiRound(
     round,
     latencies,
     onlinePerSecond,
+    onlineCpu,
     drainPerSecond,
     drainLocalQueuePerSecond,
     posts,
@@ -419,6 +467,43 @@ async function main() {
   const opens = of('Woopdi').flatMap((f) => f.opens ?? []);
   console.log(
     `\nraw: addJob called → message at a Redis subscriber. Woopdi: POST /api/organizations/{id}/tasks sent → task_start on /tasks/{id}/ws (opened when the POST answered); of which the POST took p50 ${ms(quantile(posts, 0.5))} (p95 ${ms(quantile(posts, 0.95))}) and the websocket open p50 ${ms(quantile(opens, 0.5))} (p95 ${ms(quantile(opens, 0.95))}).`,
+  );
+  // CPU per online task, the mean of the rounds: what each system costs the machine per task.
+  const cpuOf = (list: Figures[], role: string) => mean(list.map((f) => f.onlineCpu[role] ?? 0));
+  const roleNames = ['api', 'worker', 'postgres', 'redis', 'client'];
+  const label: Record<string, string> = {
+    api: 'Woopdi api (POST, websocket)',
+    worker: 'worker process',
+    postgres: 'PostgreSQL (all backends)',
+    redis: 'Redis',
+    client: 'load client (this process)',
+  };
+  const cpuRow = (role: string) => {
+    const rawMs = role === 'api' ? 0 : cpuOf(of('raw graphile-worker'), role);
+    const woopdiMs = cpuOf(of('Woopdi'), role);
+    return [
+      label[role]!,
+      role === 'api' ? '–' : rawMs.toFixed(2),
+      woopdiMs.toFixed(2),
+      rawMs ? `${(woopdiMs / rawMs).toFixed(2)}×` : '',
+    ];
+  };
+  const total = (system: Figures['system']) =>
+    roleNames.reduce((sum, role) => sum + cpuOf(of(system), role), 0);
+  console.log(
+    '\nCPU per task in the online phase (ms, user + system from /proc; 2 cores = 2,000 ms per second):\n',
+  );
+  table(
+    ['process', 'raw graphile-worker', 'Woopdi', 'Woopdi / raw'],
+    [
+      ...roleNames.map(cpuRow),
+      [
+        'all',
+        total('raw graphile-worker').toFixed(2),
+        total('Woopdi').toFixed(2),
+        `${(total('Woopdi') / total('raw graphile-worker')).toFixed(2)}×`,
+      ],
+    ],
   );
   if (woopdi.bad.length > 0) {
     console.error(`\n${woopdi.bad.length} followed tasks did not deliver seq 1, 2, 3 exactly once in order:`);

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -243,4 +243,47 @@ export function table(header: string[], rows: string[][]) {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const r of rows) console.log(line(r));
+}
+
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100;
+
+/**
+ * CPU ticks (user + system) used so far, per pid, of the processes of each role: a role is a pid
+ * (one process) or a command name (every process of that name: all of PostgreSQL's backends).
+ */
+export function cpuSnapshot(
+  roles: Record<string, number | string>,
+): Map<number, { role: string; ticks: number }> {
+  const byPid = new Map<number, string>();
+  const byName = new Map<string, string>();
+  for (const [role, who] of Object.entries(roles)) {
+    if (typeof who === 'number') byPid.set(who, role);
+    else byName.set(who, role);
+  }
+  const out = new Map<number, { role: string; ticks: number }>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const pid = Number(entry);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const close = stat.lastIndexOf(')');
+      const role = byPid.get(pid) ?? byName.get(stat.slice(stat.indexOf('(') + 1, close));
+      if (!role) continue;
+      const fields = stat.slice(close + 2).split(' ');
+      out.set(pid, { role, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {} // gone meanwhile
+  }
+  return out;
+}
+
+/** CPU milliseconds per role between two snapshots (a process started in between counts from 0). */
+export function cpuBetween(
+  before: ReturnType<typeof cpuSnapshot>,
+  after: ReturnType<typeof cpuSnapshot>,
+): Record<string, number> {
+  const ms: Record<string, number> = {};
+  for (const [pid, { role, ticks }] of after) {
+    ms[role] = (ms[role] ?? 0) + ((ticks - (before.get(pid)?.ticks ?? 0)) * 1000) / CLK_TCK;
+  }
+  return ms;
 }
