@@ -34,7 +34,7 @@ describe('the patched REST bridge', () => {
     const signals: AbortSignal[] = [];
     const closed: string[] = [];
     const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-      signals.push(getRequestSignal(req, res, null));
+      signals.push(getRequestSignal(req, res, undefined));
       res.once('close', () => closed.push(req.url ?? ''));
       if (req.url === '/answered') res.end('done');
       // '/abandoned' is never answered: the client goes away.
