@@ -8,16 +8,14 @@
 // once for the whole feed, not per socket, and a slow safety check re-reads the table when the bus
 // stays silent, so no follower waits forever on a publish that never came. When the bus reconnects
 // (a Redis restart, a dropped subscriber connection) every feed re-reads the table after its last
-// seq at once: Postgres is the truth, the bus only wakes streams early. A feed reads the task
-// first and serves what the table holds at once; only a task still running is then subscribed, and
-// once the subscription takes effect the table is read again after the feed's position (so a bus
-// that cannot subscribe right now, Redis down, holds no stream back).
+// seq at once: Postgres is the truth, the bus only wakes streams early. A bus that cannot subscribe
+// right now (Redis down) does not hold a stream back: after a short wait the feed serves what the
+// table holds, and re-reads when the subscription takes effect.
 //
-// Guarantee, per follower: backfill after lastEventId (from the feed's log or the table), then
-// the feed's later events, which its read-after-subscribe, gap reads and safety check keep
-// contiguous — every seq after lastEventId exactly once, in order; the follower ends after the
-// terminal event, or when its user loses access to the organization (membership removed, sign-in
-// revoked).
+// Guarantee, per follower: subscribe first (the feed is subscribed before the follower registers),
+// then backfill after lastEventId (from the feed's log or the table), then live events — every seq
+// after lastEventId exactly once, in order; the follower ends after the terminal event, or when
+// its user loses access to the organization (membership removed, sign-in revoked).
 import {
   type BusSubscription,
   type EventBus,
@@ -144,7 +142,7 @@ export interface FanoutOptions {
   logSize?: number;
   logBytes?: number;
   /**
-   * How long opening a stream waits for its user's access subscription before going ahead anyway
+   * How long opening a feed waits for its bus subscription before serving the table anyway
    * (default 1 s): with Redis down a stream still gets its backfill, then converges when it is back.
    */
   busWaitMs?: number;
@@ -279,10 +277,15 @@ export function createTaskFanout(
       dead: false,
     };
     feeds.set(taskId, feed);
+    const subscription = deps.bus.subscribe<TaskEvent>(taskChannel(taskId));
+    feed.subscription = subscription;
+    subscriptionCount++;
+    metrics.taskStreamSubscriptions.inc();
     feed.ready = (async () => {
-      // The task first: one statement gives its position and, while it is young, its events (into
-      // the log), so a follower's first events wait for no bus round trip, and a task that has
-      // already ended needs no subscription at all — nothing is published after a terminal event.
+      const subscribed = await readyWithin(subscription.ready);
+      // Read after subscribing: every event up to last_seq is stored; every later one is published
+      // after this read, so it reaches the subscription (or a gap read, or the safety check).
+      // A young task's events come with it, into the log: its followers' backfill needs no read.
       const task = await readTaskHead(deps.db, taskId, headEvents);
       feed.lastSeq = task?.lastSeq ?? 0;
       feed.logStart = feed.lastSeq + 1;
@@ -295,35 +298,25 @@ export function createTaskFanout(
       feed.started = true;
       if (!task || task.status === 'succeeded' || task.status === 'failed' || task.status === 'cancelled') {
         feed.finished = true;
+        unsubscribe(feed);
         return;
       }
-      subscribeFeed(feed);
+      if (!subscribed) {
+        // Not subscribed when the task was read: what was published before the subscription took
+        // effect never reaches it, so read the table again once it does.
+        subscription.ready.then(
+          () => {
+            if (!feed.finished && !feed.dead) void readBack(feed).catch(() => undefined);
+          },
+          () => undefined,
+        );
+      }
+      void consume(feed, subscription);
+      feed.timer = setInterval(() => void catchUp(feed), safetyCheckMs);
+      feed.timer.unref();
     })();
     feed.ready.catch(() => dropFeed(feed));
     return feed;
-  }
-
-  /**
-   * Subscribes a started feed of a live task. An event appended after the feed's read and published
-   * before the subscription takes effect reaches nobody on the bus: once it does take effect, the
-   * table is read after the feed's position (Redis down: when it is back; meanwhile the safety check).
-   */
-  function subscribeFeed(feed: Feed) {
-    // Every holder left while the task was read: the feed is out of service, nothing to follow.
-    if (feeds.get(feed.taskId) !== feed || feed.dead) return;
-    const subscription = deps.bus.subscribe<TaskEvent>(taskChannel(feed.taskId));
-    feed.subscription = subscription;
-    subscriptionCount++;
-    metrics.taskStreamSubscriptions.inc();
-    subscription.ready.then(
-      () => {
-        if (!feed.finished && !feed.dead) void readBack(feed).catch(() => undefined);
-      },
-      () => undefined,
-    );
-    void consume(feed, subscription);
-    feed.timer = setInterval(() => void catchUp(feed), safetyCheckMs);
-    feed.timer.unref();
   }
 
   function unsubscribe(feed: Feed) {
