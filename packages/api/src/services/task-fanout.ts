@@ -146,6 +146,13 @@ export interface FanoutOptions {
    * (default 1 s): with Redis down a stream still gets its backfill, then converges when it is back.
    */
   busWaitMs?: number;
+  /**
+   * How long a read of the table may take before the feed gives up on it (default 10 s): a read that
+   * never answers (after a database restart a first query can be left unanswered) must not hold a
+   * feed, and every follower waiting on it, forever. The followers are told to reconnect (or the
+   * stream is refused with 503), and the next read starts afresh.
+   */
+  readTimeoutMs?: number;
 }
 
 interface FollowerState {
@@ -219,6 +226,7 @@ export function createTaskFanout(
   const logBytes = options.logBytes ?? 1024 * 1024;
   const watchLingerMs = options.watchLingerMs ?? 10_000;
   const busWaitMs = options.busWaitMs ?? 1_000;
+  const readTimeoutMs = options.readTimeoutMs ?? 10_000;
   // A feed starts with the task's events when it has at most this many (one statement either way).
   const headEvents = Math.min(logSize, 32);
   const feeds = new Map<string, Feed>();
@@ -233,6 +241,25 @@ export function createTaskFanout(
       if (feed.started && !feed.finished && !feed.dead) void readBack(feed).catch(() => undefined);
     }
   });
+
+  /** The read, or after readTimeoutMs a rejection that says the database did not answer (503). */
+  async function bounded<T>(read: Promise<T>): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const error = new Error(`the database did not answer a task event read within ${readTimeoutMs} ms`);
+        reject(Object.assign(error, { code: 'ETIMEDOUT' }));
+      }, readTimeoutMs);
+      timer.unref();
+    });
+    // An abandoned read that fails later has no one waiting for it.
+    read.catch(() => undefined);
+    try {
+      return await Promise.race([read, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 
   /** `ready`, or after `busWaitMs` whatever it is by then; true when it resolved in time. */
   async function readyWithin(ready: Promise<void>): Promise<boolean> {
@@ -286,7 +313,7 @@ export function createTaskFanout(
       // Read after subscribing: every event up to last_seq is stored; every later one is published
       // after this read, so it reaches the subscription (or a gap read, or the safety check).
       // A young task's events come with it, into the log: its followers' backfill needs no read.
-      const task = await readTaskHead(deps.db, taskId, headEvents);
+      const task = await bounded(readTaskHead(deps.db, taskId, headEvents));
       feed.lastSeq = task?.lastSeq ?? 0;
       feed.logStart = feed.lastSeq + 1;
       if (task?.events && task.events.length === feed.lastSeq) {
@@ -362,7 +389,8 @@ export function createTaskFanout(
   /** Reads everything after the feed's position from the table (one read at a time per feed). */
   function readBack(feed: Feed): Promise<void> {
     const next = (feed.reading ?? Promise.resolve()).then(async () => {
-      if (!feed.finished) dispatchRun(feed, await readTaskEvents(deps.db, feed.taskId, feed.lastSeq));
+      if (!feed.finished)
+        dispatchRun(feed, await bounded(readTaskEvents(deps.db, feed.taskId, feed.lastSeq)));
     });
     const tracked = next.catch(() => undefined);
     feed.reading = tracked;
@@ -376,8 +404,8 @@ export function createTaskFanout(
   async function catchUp(feed: Feed) {
     if (feed.finished || feed.reading) return;
     try {
-      const [task] = await sqlOf(deps.db)<{ lastSeq: number }[]>`
-        select last_seq as "lastSeq" from tasks where id = ${feed.taskId}::uuid`;
+      const [task] = await bounded(sqlOf(deps.db)<{ lastSeq: number }[]>`
+        select last_seq as "lastSeq" from tasks where id = ${feed.taskId}::uuid`);
       if (task && task.lastSeq > feed.lastSeq) await readBack(feed);
     } catch (error) {
       deps.logger?.warn({ err: error, taskId: feed.taskId }, 'task stream safety check failed');
@@ -466,7 +494,9 @@ export function createTaskFanout(
         await feed.prefix;
         continue;
       }
-      const read = await readTaskEvents(deps.db, feed.taskId, from, Math.min(through, feed.logStart - 1));
+      const read = await bounded(
+        readTaskEvents(deps.db, feed.taskId, from, Math.min(through, feed.logStart - 1)),
+      );
       if (read.length === 0) break;
       out.push(...read.map(entryOf));
       from = read.at(-1)!.seq;
@@ -476,7 +506,7 @@ export function createTaskFanout(
 
   async function loadPrefix(feed: Feed) {
     const end = feed.logStart - 1;
-    const older = await readTaskEvents(deps.db, feed.taskId, 0, end);
+    const older = await bounded(readTaskEvents(deps.db, feed.taskId, 0, end));
     if (feed.logStart !== end + 1 || older.length !== end) return;
     const entries = older.map(entryOf);
     feed.log = [...entries, ...feed.log];
