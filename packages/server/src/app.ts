@@ -20,7 +20,7 @@ import { createHotPath, helmetOptions } from './hot-path.js';
 import { metricsRoute, recordHttpMetrics } from './http-metrics.js';
 import { depthGuard, JSON_TOO_DEEP, tooDeepMessage } from './json-depth.js';
 import { oauthRoutes } from './oauth-routes.js';
-import { createQueryLane, type QueryLane, queryLaneMiddleware } from './query-lane.js';
+import { createProcedureLane, type ProcedureLane, procedureLaneMiddleware } from './procedure-lane.js';
 import { requestLog } from './request-log.js';
 import { type ConnectionLimits, createConnectionLimits, TRUST_PROXY } from './socket-limits.js';
 import { storageRoutes } from './storage-routes.js';
@@ -39,6 +39,10 @@ export interface AppOptions extends ApiDeps {
 }
 
 const JSON_LIMIT = '1mb';
+/** JSON_LIMIT in bytes, as body-parser reads it. */
+const JSON_LIMIT_BYTES = 1024 * 1024;
+/** The multipart upload, an express route under /api that the REST bridge never sees. */
+const UPLOAD_ROUTE = /^\/organizations\/[^/]+\/assets\/upload\/?$/i;
 
 const alwaysUpgrade = (config: AppOptions['config']) => config.apiHost?.startsWith('https://') ?? false;
 
@@ -66,12 +70,14 @@ const onErrorFor =
 
 /** GET calls of query procedures, answered without the adapters (see query-lane.ts). */
 const laneFor = (options: AppOptions) =>
-  createQueryLane({
+  createProcedureLane({
     router: appRouter,
     maxBatchSize: options.config.trpcMaxBatchSize,
     createContext: createContextFactory(options),
     onError: onErrorFor(options.logger),
     errorHeaders: retryAfterHeaders,
+    body: { maxBytes: JSON_LIMIT_BYTES, maxDepth: options.config.jsonMaxDepth },
+    ownedByExpress: (method, path) => method === 'POST' && UPLOAD_ROUTE.test(path),
   });
 
 /** The node request listener: the hot path in front, the express app for everything else. */
@@ -94,7 +100,7 @@ export function createRequestListener(
   };
 }
 
-export function createApp(options: AppOptions, lane: QueryLane = laneFor(options)): Express {
+export function createApp(options: AppOptions, lane: ProcedureLane = laneFor(options)): Express {
   const { config, logger, sql } = options;
   const app = express();
   app.disable('x-powered-by');
@@ -147,9 +153,9 @@ export function createApp(options: AppOptions, lane: QueryLane = laneFor(options
   const createContext = createContextFactory(options);
   const onError = onErrorFor(logger);
 
-  // GET calls of query procedures skip the adapters' per-call machinery (when createApp is used
-  // alone; the request listener's hot path takes them before express).
-  app.use(queryLaneMiddleware(lane));
+  // GET queries and JSON-body REST mutations skip the adapters' per-call machinery (when createApp
+  // is used alone; the request listener's hot path takes them before express).
+  app.use(procedureLaneMiddleware(lane));
   // tRPC bodies read here (as text, which the adapter takes as is) so their depth is checked first.
   const depth = depthGuard(config.jsonMaxDepth);
   app.post('/trpc/*path', express.text({ limit: JSON_LIMIT, type: () => true, verify: depth }));

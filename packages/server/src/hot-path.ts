@@ -1,7 +1,8 @@
-// The hot path in front of express (issue #11): GET calls of query procedures — what a front end
-// and a REST client send most — are answered without express's per-request router and
-// request/response decoration, which measured here at ~95 µs of CPU per request on its own (more
-// than a bare node:http answer and the whole procedure call together). Every other request goes
+// The hot path in front of express (issue #11): the calls the procedure lane serves — GET queries
+// and JSON-body REST mutations, what a front end and a REST client send most (procedure-lane.ts) —
+// are answered without express's per-request router and request/response decoration, which
+// measured here at ~95 µs of CPU per request on its own (more than a bare node:http answer and the
+// whole procedure call together). Every other request goes
 // to the express app as before. What a response carries stays the same: the request id, helmet's
 // security headers (computed once by helmet itself), CORS from the cors package, the request log
 // line, the metrics, and req.ip resolved through the same trusted proxies as express.
@@ -11,7 +12,7 @@ import cors, { type CorsOptions } from 'cors';
 import helmet from 'helmet';
 import proxyaddr from 'proxy-addr';
 import { recordHttpMetrics } from './http-metrics.js';
-import type { QueryLane } from './query-lane.js';
+import type { ProcedureLane } from './procedure-lane.js';
 import { createRequestLogger, requestId } from './request-log.js';
 
 type Header = [name: string, value: string];
@@ -64,7 +65,7 @@ export function cameOverTls(req: IncomingMessage, trusted: (address: string) => 
 }
 
 export interface HotPathOptions {
-  lane: QueryLane;
+  lane: ProcedureLane;
   logger: Logger;
   cors: CorsOptions;
   /** express's `trust proxy` setting, for req.ip. */

@@ -1,0 +1,273 @@
+// The procedure lane answers REST mutations with a JSON body itself (issue #12: a task start spent
+// most of its api time in express, body-parser and the bridge). What it must keep is the answer:
+// every request below is sent to the real server (hot path + lane in front of express) and to the
+// same app with the lane switched off (express, body-parser and the REST bridge alone), and both
+// must answer the same status and body. Which requests the lane takes is pinned on its own.
+import http, { type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { appRouter } from '@woopdi/api';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/app.js';
+import { createProcedureLane } from '../src/procedure-lane.js';
+import { apiDeps } from '../src/runtime.js';
+import { call, PASSWORD, startTestServer, type TestServer, uniqueEmail } from './helpers.js';
+
+let server: TestServer;
+let expressOnly: http.Server;
+let expressUrl: string;
+let token: string;
+let organizationId: string;
+const email = uniqueEmail('lane');
+
+beforeAll(async () => {
+  server = await startTestServer();
+  const app = createApp({ ...(await apiDeps(server.runtime)), publicUrl: '' }, { match: () => undefined });
+  expressOnly = http.createServer(app);
+  await new Promise<void>((resolve) => expressOnly.listen(0, '127.0.0.1', resolve));
+  expressUrl = `http://127.0.0.1:${(expressOnly.address() as AddressInfo).port}`;
+  const signup = await call<{ tokens: { accessToken: string } }>(`${server.url}/api/auth/signup`, {
+    body: { email, password: PASSWORD, name: 'Lane' },
+  });
+  expect(signup.status, signup.text).toBe(200);
+  token = signup.body.tokens.accessToken;
+  const org = await call<{ id: string }>(`${server.url}/api/organizations/create-organization`, {
+    token,
+    body: { name: 'Lane' },
+  });
+  expect(org.status, org.text).toBe(200);
+  organizationId = org.body.id;
+});
+afterAll(async () => {
+  await new Promise((resolve) => expressOnly?.close(resolve));
+  await server?.close();
+});
+
+interface Sent {
+  method: string;
+  path: string;
+  /** Sent byte for byte, with its Content-Length. */
+  body?: string | Buffer;
+  headers?: Record<string, string>;
+  auth?: boolean;
+}
+
+/** One request over node:http, so the bytes, framing and headers are exactly the test's. */
+function send(base: string, { method, path, body, headers = {}, auth }: Sent) {
+  return new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>(
+    (resolve, reject) => {
+      const req = http.request(`${base}${path}`, {
+        method,
+        headers: {
+          ...(auth && { authorization: `Bearer ${token}` }),
+          ...(body !== undefined && { 'content-length': String(Buffer.byteLength(body)) }),
+          ...headers,
+        },
+      });
+      req.on('response', (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          text += chunk;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text }));
+      });
+      req.on('error', reject);
+      req.end(body);
+    },
+  );
+}
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
+const TIME = /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g;
+/** The answer without what differs between any two calls (new ids and times). */
+const normal = (text: string) => JSON.parse(text.replace(UUID, '<id>').replace(TIME, '<time>')) as unknown;
+
+const json = { 'content-type': 'application/json' };
+const nested = (levels: number) => `{"email":${'['.repeat(levels)}1${']'.repeat(levels)}}`;
+
+describe('the lane answers REST mutations exactly as express and the bridge do', () => {
+  const cases: Array<[string, number, () => Sent]> = [
+    [
+      'a body that is not JSON',
+      400,
+      () => ({ method: 'POST', path: '/api/auth/login', body: '{', headers: json }),
+    ],
+    ['a JSON string (strict parsing)', 400, () => ({ method: 'POST', path: '/api/auth/login', body: '"x"' })],
+    [
+      'only whitespace',
+      400,
+      () => ({ method: 'POST', path: '/api/auth/login', body: ' \n ', headers: json }),
+    ],
+    ['a body nested too deep', 400, () => ({ method: 'POST', path: '/api/auth/login', body: nested(5000) })],
+    [
+      'invalid input (issues)',
+      400,
+      () => ({ method: 'POST', path: '/api/auth/login', body: '{"email":"nope"}', headers: json }),
+    ],
+    [
+      'a wrong password (401)',
+      401,
+      () => ({
+        method: 'POST',
+        path: '/api/auth/login',
+        body: JSON.stringify({ email, password: 'not the password' }),
+        headers: json,
+      }),
+    ],
+    [
+      'a UTF-8 byte order mark and a text/plain type',
+      401,
+      () => ({
+        method: 'POST',
+        path: '/api/auth/login',
+        body: `\ufeff${JSON.stringify({ email, password: 'not the password' })}`,
+        headers: { 'content-type': 'text/plain' },
+      }),
+    ],
+    ['an array', 400, () => ({ method: 'POST', path: '/api/auth/login', body: '[1,2]', headers: json })],
+    [
+      'no token on a gated mutation (401)',
+      401,
+      () => ({ method: 'POST', path: '/api/auth/2fa/enroll', body: '' }),
+    ],
+    [
+      'a malformed body for a procedure without input',
+      400,
+      () => ({ method: 'POST', path: '/api/auth/2fa/enroll', body: '{', auth: true }),
+    ],
+    [
+      'a path parameter that is not a uuid',
+      400,
+      () => ({ method: 'PUT', path: '/api/organizations/not-a-uuid', body: '{"name":"x"}', auth: true }),
+    ],
+    [
+      'an invalid PUT body',
+      400,
+      () => ({
+        method: 'PUT',
+        path: `/api/organizations/${organizationId}`,
+        body: '{"name":""}',
+        headers: json,
+        auth: true,
+      }),
+    ],
+    [
+      'a rename (PUT, 200)',
+      200,
+      () => ({
+        method: 'PUT',
+        path: `/api/organizations/${organizationId}`,
+        body: '{"name":"Lane renamed"}',
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+        auth: true,
+      }),
+    ],
+    [
+      'a profile change (PATCH, 200)',
+      200,
+      () => ({ method: 'PATCH', path: '/api/user/me', body: '{"name":"Lane"}', headers: json, auth: true }),
+    ],
+    [
+      'a task of an unknown kind',
+      400,
+      () => ({
+        method: 'POST',
+        path: `/api/organizations/${organizationId}/tasks`,
+        body: '{"kind":"nope","input":{}}',
+        auth: true,
+      }),
+    ],
+    [
+      'a task start (200)',
+      200,
+      () => ({
+        method: 'POST',
+        path: `/api/organizations/${organizationId}/tasks`,
+        body: JSON.stringify({ kind: 'example_streaming', input: { steps: 1, intervalMs: 0 } }),
+        headers: json,
+        auth: true,
+      }),
+    ],
+    [
+      'a second team organization (409)',
+      409,
+      () => ({
+        method: 'POST',
+        path: '/api/organizations/create-organization',
+        body: '{"name":"Another"}',
+        headers: json,
+        auth: true,
+      }),
+    ],
+  ];
+
+  it.each(cases)('%s', async (_name, status, request) => {
+    const sent = request();
+    const viaLane = await send(server.url, sent);
+    const viaExpress = await send(expressUrl, sent);
+    expect(viaExpress.status, viaExpress.text).toBe(status);
+    expect(viaLane.status, viaLane.text).toBe(status);
+    expect(normal(viaLane.text)).toEqual(normal(viaExpress.text));
+    expect(viaLane.headers['x-request-id']).toBeTruthy();
+    expect(viaLane.headers['content-security-policy']).toBe(viaExpress.headers['content-security-policy']);
+  });
+
+  it('an enrolment without a body answers the same fields on both', async () => {
+    const viaLane = await send(server.url, { method: 'POST', path: '/api/auth/2fa/enroll', auth: true });
+    const viaExpress = await send(expressUrl, { method: 'POST', path: '/api/auth/2fa/enroll', auth: true });
+    expect(viaLane.status, viaLane.text).toBe(200);
+    expect(viaExpress.status, viaExpress.text).toBe(200);
+    expect(Object.keys(JSON.parse(viaLane.text)).sort()).toEqual(
+      Object.keys(JSON.parse(viaExpress.text)).sort(),
+    );
+  });
+});
+
+describe('what the lane takes', () => {
+  const lane = createProcedureLane({
+    router: appRouter,
+    createContext: () => ({}),
+    onError: () => undefined,
+    maxBatchSize: 10,
+    errorHeaders: () => undefined,
+    body: { maxBytes: 1024, maxDepth: 64 },
+    ownedByExpress: (method, path) => method === 'POST' && /\/assets\/upload$/.test(path),
+  });
+  const request = (method: string, url: string, headers: Record<string, string> = {}) =>
+    ({ method, url, headers }) as unknown as IncomingMessage;
+  const org = '/api/organizations/0b9f2c1e-7d4a-4c3b-9a51-2f6e8d7c4b10';
+
+  it('JSON-body REST mutations and GET queries', () => {
+    expect(lane.match(request('POST', `${org}/tasks`, { 'content-length': '10' }))).toBeTypeOf('function');
+    expect(lane.match(request('POST', '/api/auth/logout'))).toBeTypeOf('function'); // no body at all
+    expect(
+      lane.match(
+        request('PATCH', '/api/user/me', {
+          'content-length': '2',
+          'content-type': 'application/json; charset=UTF-8',
+        }),
+      ),
+    ).toBeTypeOf('function');
+    expect(lane.match(request('GET', org))).toBeTypeOf('function');
+  });
+
+  it('leaves to express what body-parser must decode or refuse, and routes express owns', () => {
+    const body = { 'content-length': '10' };
+    expect(
+      lane.match(request('POST', `${org}/tasks`, { ...body, 'content-encoding': 'gzip' })),
+    ).toBeUndefined();
+    expect(lane.match(request('POST', `${org}/tasks`, { 'transfer-encoding': 'chunked' }))).toBeUndefined();
+    expect(
+      lane.match(
+        request('POST', `${org}/tasks`, { ...body, 'content-type': 'application/json; charset=latin1' }),
+      ),
+    ).toBeUndefined();
+    expect(lane.match(request('POST', `${org}/tasks`, { 'content-length': '1025' }))).toBeUndefined();
+    expect(lane.match(request('POST', `${org}/assets/upload`, body))).toBeUndefined();
+    expect(
+      lane.match(request('DELETE', `${org}/members/0b9f2c1e-7d4a-4c3b-9a51-2f6e8d7c4b11`)),
+    ).toBeUndefined();
+    expect(lane.match(request('GET', `${org}/tasks`.replace('/api/', '/api/nope/')))).toBeUndefined();
+    expect(lane.match(request('POST', `/trpc/tasks.start`, body))).toBeUndefined(); // tRPC mutations: its adapter
+  });
+});
