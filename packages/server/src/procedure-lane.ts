@@ -11,7 +11,7 @@
 // not UTF-8 or over the limit, routes express owns) goes on to the general adapters untouched.
 import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
-import type { AnyProcedure, AnyRouter, TRPCError } from '@trpc/server';
+import { type AnyProcedure, type AnyRouter, TRPCError } from '@trpc/server';
 import {
   getErrorShape,
   getHTTPStatusCode,
@@ -145,19 +145,28 @@ function readableBody(req: IncomingMessage, maxBytes: number): number | undefine
   return bytes <= maxBytes ? bytes : undefined;
 }
 
+/**
+ * The body as text, refused past JSON_MAX_DEPTH as the depth guard does (on the raw bytes, before
+ * anything parses them); undefined when the request has no body at all.
+ */
+async function readText(req: IncomingMessage, maxDepth: number): Promise<string | undefined> {
+  if (req.headers['content-length'] === undefined) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (jsonDepthExceeds(raw, maxDepth))
+    throw new BodyRefused({ code: 'BAD_REQUEST', message: tooDeepMessage(maxDepth) });
+  return raw.toString('utf8');
+}
+
 /** The body as express.json parses it: undefined without one, {} when empty, strict JSON otherwise. */
 async function readJson(
   req: IncomingMessage,
   maxDepth: number,
 ): Promise<Record<string, unknown> | unknown[] | undefined> {
-  if (req.headers['content-length'] === undefined) return undefined;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-  if (raw.length === 0) return {};
-  if (jsonDepthExceeds(raw, maxDepth))
-    throw new BodyRefused({ code: 'BAD_REQUEST', message: tooDeepMessage(maxDepth) });
-  let text = raw.toString('utf8');
+  let text = await readText(req, maxDepth);
+  if (text === undefined) return undefined;
+  if (text.length === 0) return {};
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // as iconv-lite's decoding does
   const first = text[WHITESPACE.exec(text)![0].length];
   if (first !== '{' && first !== '[') throw new BodyRefused(NOT_JSON);
@@ -167,6 +176,10 @@ async function readJson(
     throw new BodyRefused(NOT_JSON);
   }
 }
+
+/** tRPC's JSON content type handler takes exactly this media type (any case); others are its to refuse. */
+const isJsonMediaType = (type: string | undefined) =>
+  type?.split(';', 1)[0]?.trim().toLowerCase() === 'application/json';
 
 /** Writes one JSON answer; the host decides how (headers, logging). */
 export type Respond = (status: number, body: unknown, headers?: Record<string, string | undefined>) => void;
@@ -185,8 +198,14 @@ export function createProcedureLane<C extends Ctx>(options: LaneOptions<C>): Pro
   const procedures = router._def.procedures as Record<string, AnyProcedure | undefined>;
   const routes = restRoutes(router);
 
-  const call = (procedure: AnyProcedure, path: string, ctx: C, input: unknown, type: CallType = 'query') =>
-    procedure({ ctx, path, type, getRawInput: async () => input, signal: undefined, batchIndex: 0 });
+  const call = (
+    procedure: AnyProcedure,
+    path: string,
+    ctx: C,
+    getRawInput: () => Promise<unknown>,
+    type: CallType,
+    batchIndex = 0,
+  ) => procedure({ ctx, path, type, getRawInput, signal: undefined, batchIndex });
 
   function rest(
     req: IncomingMessage,
@@ -256,7 +275,7 @@ export function createProcedureLane<C extends Ctx>(options: LaneOptions<C>): Pro
     }
     try {
       ctx = await createContext({ req, info: { connectionParams: null } });
-      respond(200, await call(procedure, procedurePath, ctx, input, type));
+      respond(200, await call(procedure, procedurePath, ctx, async () => input, type));
     } catch (cause) {
       const error = getErrorFromUnknown(cause) as TRPCError;
       onError({ error, path: procedurePath, type, input, ctx, req });
@@ -278,8 +297,21 @@ export function createProcedureLane<C extends Ctx>(options: LaneOptions<C>): Pro
     }
   }
 
-  function trpc(req: IncomingMessage, pathname: string, search: string): LaneCall | undefined {
-    if (req.headers['trpc-accept'] === 'application/jsonl') return undefined; // streamed batches
+  function trpc(
+    req: IncomingMessage,
+    method: string,
+    pathname: string,
+    search: string,
+  ): LaneCall | undefined {
+    // Streamed batches (httpBatchStreamLink) are the adapter's: tRPC takes either header as asking for one.
+    const { accept } = req.headers;
+    if (req.headers['trpc-accept'] === 'application/jsonl') return undefined;
+    if (accept?.split(',').some((t) => t.trim() === 'application/jsonl')) return undefined;
+    const type: CallType = method === 'GET' ? 'query' : 'mutation';
+    if (type === 'mutation') {
+      if (method !== 'POST' || !isJsonMediaType(req.headers['content-type'])) return undefined;
+      if (readableBody(req, bodyLimits.maxBytes) === undefined) return undefined;
+    }
     const params = new URLSearchParams(search);
     const batch = params.get('batch') === '1';
     let paths: string[];
@@ -292,45 +324,97 @@ export function createProcedureLane<C extends Ctx>(options: LaneOptions<C>): Pro
     const calls: Array<{ path: string; procedure: AnyProcedure }> = [];
     for (const path of paths) {
       const procedure = Object.hasOwn(procedures, path) ? procedures[path] : undefined;
-      if (procedure?._def.type !== 'query') return undefined;
+      // A missing procedure, or one of the other type (405 with Allow): the adapter's answers.
+      if (procedure?._def.type !== type) return undefined;
       calls.push({ path, procedure });
     }
-    let inputs: unknown[];
-    try {
-      const raw = params.get('input');
-      const parsed: unknown = raw === null ? undefined : JSON.parse(raw);
-      inputs = batch ? calls.map((_, i) => (parsed as Record<string, unknown> | undefined)?.[i]) : [parsed];
-    } catch {
-      return undefined; // the adapter answers the parse error
+    /** tRPC's inputs per call from the parsed `input` (GET) or body (POST). */
+    const split = (parsed: unknown): unknown[] => {
+      if (!batch || parsed === undefined) return calls.map((_, i) => (i === 0 ? parsed : undefined));
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+        throw new TRPCError({
+          code: 'BAD_REQUEST',
+          message: '"input" needs to be an object when doing a batch call',
+        });
+      return calls.map((_, i) => (parsed as Record<string, unknown>)[i]);
+    };
+    if (type === 'query') {
+      let inputs: unknown[];
+      try {
+        const raw = params.get('input');
+        inputs = split(raw === null ? undefined : JSON.parse(raw));
+      } catch {
+        return undefined; // the adapter answers the parse error
+      }
+      return (respond) => runBatch(respond, req, calls, type, batch, inputs);
     }
     return async (respond) => {
-      let ctx: C | undefined;
-      let ctxError: TRPCError | undefined;
+      let text: string | undefined;
       try {
-        ctx = await createContext({ req, info: { connectionParams: null } });
-      } catch (cause) {
-        ctxError = getTRPCErrorFromUnknown(cause);
+        text = await readText(req, bodyLimits.maxDepth);
+      } catch (error) {
+        if (error instanceof BodyRefused) respond(400, error.body);
+        else req.destroy(); // the client went away mid-body
+        return;
       }
-      const errors: TRPCError[] = [];
-      const results = await Promise.all(
-        calls.map(async ({ path, procedure }, i) => {
-          try {
-            if (ctxError) throw ctxError;
-            return { result: { data: await call(procedure, path, ctx!, inputs[i]) } };
-          } catch (cause) {
-            const error = getTRPCErrorFromUnknown(cause);
-            errors.push(error);
-            onError({ error, path, type: 'query', input: inputs[i], ctx, req });
-            return { error: getErrorShape({ config, error, type: 'query', path, input: inputs[i], ctx }) };
-          }
-        }),
-      );
-      const body = batch ? results : results[0]!;
-      respond(getHTTPStatusCode(body as never, errors), body, {
-        vary: 'trpc-accept, accept',
-        ...(errors.length ? errorHeaders(errors) : undefined),
-      });
+      // As tRPC's JSON handler: an empty body is no input; a body that does not parse, or a batch
+      // that is not an object, fails each call with BAD_REQUEST when its input is read (after the
+      // gates that come before the input: a signed-out caller still hears 401).
+      let inputs: unknown[];
+      try {
+        inputs = split(text ? JSON.parse(text) : undefined);
+      } catch (cause) {
+        const error =
+          cause instanceof TRPCError
+            ? cause
+            : new TRPCError({ code: 'BAD_REQUEST', message: (cause as Error).message, cause });
+        return runBatch(respond, req, calls, type, batch, undefined, error);
+      }
+      return runBatch(respond, req, calls, type, batch, inputs);
     };
+  }
+
+  /** Runs tRPC calls together, as the adapter does, and answers its body, status and headers. */
+  async function runBatch(
+    respond: Respond,
+    req: IncomingMessage,
+    calls: Array<{ path: string; procedure: AnyProcedure }>,
+    type: CallType,
+    batch: boolean,
+    inputs: unknown[] | undefined,
+    inputError?: TRPCError,
+  ): Promise<void> {
+    let ctx: C | undefined;
+    let ctxError: TRPCError | undefined;
+    try {
+      ctx = await createContext({ req, info: { connectionParams: null } });
+    } catch (cause) {
+      ctxError = getTRPCErrorFromUnknown(cause);
+    }
+    const errors: TRPCError[] = [];
+    const results = await Promise.all(
+      calls.map(async ({ path, procedure }, i) => {
+        const input = inputs?.[i];
+        try {
+          if (ctxError) throw ctxError;
+          const getRawInput = async () => {
+            if (inputError) throw inputError;
+            return input;
+          };
+          return { result: { data: await call(procedure, path, ctx!, getRawInput, type, i) } };
+        } catch (cause) {
+          const error = getTRPCErrorFromUnknown(cause);
+          errors.push(error);
+          onError({ error, path, type, input, ctx, req });
+          return { error: getErrorShape({ config, error, type, path, input, ctx }) };
+        }
+      }),
+    );
+    const body = batch ? results : results[0]!;
+    respond(getHTTPStatusCode(body as never, errors), body, {
+      vary: 'trpc-accept, accept',
+      ...(errors.length ? errorHeaders(errors) : undefined),
+    });
   }
 
   return {
@@ -342,7 +426,7 @@ export function createProcedureLane<C extends Ctx>(options: LaneOptions<C>): Pro
       const pathname = q === -1 ? url : url.slice(0, q);
       const search = q === -1 ? '' : url.slice(q + 1);
       if (pathname.startsWith('/api/')) return rest(req, method, pathname.slice(4), search);
-      if (method === 'GET' && pathname.startsWith('/trpc/')) return trpc(req, pathname.slice(6), search);
+      if (pathname.startsWith('/trpc/')) return trpc(req, method, pathname.slice(6), search);
       return undefined;
     },
   };

@@ -2,7 +2,8 @@
 // most of its api time in express, body-parser and the bridge). What it must keep is the answer:
 // every request below is sent to the real server (hot path + lane in front of express) and to the
 // same app with the lane switched off (express, body-parser and the REST bridge alone), and both
-// must answer the same status and body. Which requests the lane takes is pinned on its own.
+// must answer the same status and body — REST and tRPC. Which requests the lane takes is pinned on
+// its own.
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { appRouter } from '@woopdi/api';
@@ -201,6 +202,78 @@ describe('the lane answers REST mutations exactly as express and the bridge do',
     ],
   ];
 
+  const task = JSON.stringify({ kind: 'example_streaming', input: { steps: 1, intervalMs: 0 } });
+  // A new unknown account each time: failed sign-ins of one account are limited (429).
+  const wrong = () => JSON.stringify({ email: uniqueEmail('nobody'), password: 'not the password' });
+  cases.push(
+    [
+      'tRPC: a wrong password (401)',
+      401,
+      () => ({ method: 'POST', path: '/trpc/auth.login', body: wrong(), headers: json }),
+    ],
+    [
+      'tRPC: a body that is not JSON',
+      400,
+      () => ({ method: 'POST', path: '/trpc/auth.login', body: '{', headers: json }),
+    ],
+    [
+      'tRPC: a body that is not JSON, signed out, on a gated mutation (the gate first: 401)',
+      401,
+      () => ({ method: 'POST', path: '/trpc/tasks.start', body: '{', headers: json }),
+    ],
+    [
+      'tRPC: a body nested too deep',
+      400,
+      () => ({ method: 'POST', path: '/trpc/auth.login', body: nested(5000), headers: json }),
+    ],
+    [
+      'tRPC: an empty body for a mutation that needs input',
+      400,
+      () => ({ method: 'POST', path: '/trpc/auth.login', body: '', headers: json }),
+    ],
+    [
+      'tRPC: a batch that is not an object',
+      400,
+      () => ({ method: 'POST', path: '/trpc/auth.login?batch=1', body: '[1]', headers: json }),
+    ],
+    [
+      'tRPC: a batch of a 401 and a 400 (207)',
+      207,
+      () => ({
+        method: 'POST',
+        path: '/trpc/auth.login,auth.login?batch=1',
+        body: `{"0":${wrong()},"1":{"email":"nope"}}`,
+        headers: json,
+      }),
+    ],
+    [
+      'tRPC: a task start in a batch (200)',
+      200,
+      () => ({
+        method: 'POST',
+        path: '/trpc/tasks.start?batch=1',
+        body: `{"0":${JSON.stringify({ ...JSON.parse(task), organizationId })}}`,
+        headers: json,
+        auth: true,
+      }),
+    ],
+    [
+      'tRPC: a query sent as POST (405, the adapter)',
+      405,
+      () => ({ method: 'POST', path: '/trpc/users.me', body: '', headers: json, auth: true }),
+    ],
+    [
+      'tRPC: a body that is not declared JSON (415, the adapter)',
+      415,
+      () => ({
+        method: 'POST',
+        path: '/trpc/auth.login',
+        body: wrong(),
+        headers: { 'content-type': 'text/plain' },
+      }),
+    ],
+  );
+
   it.each(cases)('%s', async (_name, status, request) => {
     const sent = request();
     const viaLane = await send(server.url, sent);
@@ -249,6 +322,10 @@ describe('what the lane takes', () => {
       ),
     ).toBeTypeOf('function');
     expect(lane.match(request('GET', org))).toBeTypeOf('function');
+    const trpcJson = { 'content-length': '10', 'content-type': 'application/json' };
+    expect(lane.match(request('POST', '/trpc/tasks.start,tasks.cancel?batch=1', trpcJson))).toBeTypeOf(
+      'function',
+    );
   });
 
   it('leaves to express what body-parser must decode or refuse, and routes express owns', () => {
@@ -268,6 +345,15 @@ describe('what the lane takes', () => {
       lane.match(request('DELETE', `${org}/members/0b9f2c1e-7d4a-4c3b-9a51-2f6e8d7c4b11`)),
     ).toBeUndefined();
     expect(lane.match(request('GET', `${org}/tasks`.replace('/api/', '/api/nope/')))).toBeUndefined();
-    expect(lane.match(request('POST', `/trpc/tasks.start`, body))).toBeUndefined(); // tRPC mutations: its adapter
+    // tRPC: streamed batches, queries sent as POST, bodies not declared application/json.
+    const trpcJson = { ...body, 'content-type': 'application/json' };
+    expect(
+      lane.match(
+        request('POST', '/trpc/tasks.start?batch=1', { ...trpcJson, 'trpc-accept': 'application/jsonl' }),
+      ),
+    ).toBeUndefined();
+    expect(lane.match(request('GET', '/trpc/users.me', { accept: 'application/jsonl' }))).toBeUndefined();
+    expect(lane.match(request('POST', '/trpc/users.me', trpcJson))).toBeUndefined();
+    expect(lane.match(request('POST', '/trpc/tasks.start', body))).toBeUndefined();
   });
 });
