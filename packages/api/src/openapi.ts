@@ -69,7 +69,7 @@ const TAGS: Record<string, string> = {
   webhooks: 'Outbound webhooks: endpoints, secrets, delivery log (events: see `webhooks`).',
 };
 
-/** What every error body is, on every status (the REST bridge and the query lane both send it). */
+/** What every error body is, on every status (the REST bridge and the server's procedure lane both send it). */
 const ERROR_SCHEMA = {
   type: 'object',
   title: 'Error',

@@ -68,7 +68,7 @@ const onErrorFor =
       logger.error({ err: error.cause ?? error, path }, 'procedure failed');
   };
 
-/** GET calls of query procedures, answered without the adapters (see query-lane.ts). */
+/** GET queries and JSON-body mutations, answered without the adapters (see procedure-lane.ts). */
 const laneFor = (options: AppOptions) =>
   createProcedureLane({
     router: appRouter,
