@@ -5,7 +5,6 @@ import {
   forbidden,
   notFound,
   publishTaskEvent,
-  sqlOf,
   type TaskKind,
   taskKindNames,
   taskKinds,
@@ -20,6 +19,7 @@ import { decodeCursor, keysetAfter, page } from './pagination.js';
 import { assertCanStart, assertMayStart } from './task-preconditions.js';
 import { concurrencyRefusal, consumeTaskStart } from './task-quotas.js';
 import { type TaskScope, taskScopeCache } from './task-scopes.js';
+import { taskStarts } from './task-start-batches.js';
 
 type TaskRow = typeof tasks.$inferSelect;
 
@@ -44,10 +44,10 @@ export const isTerminalStatus = (s: TaskStatus) => terminal.includes(s);
 
 /**
  * Checks the kind's role (403), the caller's start rate (429), the input (400) and the kind's
- * entitlement (412); then, in one transaction, takes the organization's task lock, counts its
- * tasks queued or running and inserts the task and its job only while that count is under the
- * plan's limit (else 412). The job exists if and only if the task row does, and graphile-worker's
- * NOTIFY at commit wakes an idle worker at once.
+ * entitlement (412); then, in one transaction (shared with the organization's simultaneous starts),
+ * takes the organization's task lock, counts its tasks queued or running and inserts the task and
+ * its job only while that count is under the plan's limit (else 412). The job exists if and only if
+ * the task row does, and graphile-worker's NOTIFY at commit wakes an idle worker at once.
  */
 export async function startTask(
   deps: ServiceDeps,
@@ -65,45 +65,18 @@ export async function startTask(
   const organizationId = actor.organizationId;
   const ent = await entitlementsOf(deps, deps.db, organizationId);
   await assertCanStart(deps, actor, input.kind, ent);
-  // One transaction in one round trip: BEGIN, the lock, the insert and COMMIT are written together
-  // on a reserved connection. The lock comes first, so the insert's statement (its own snapshot,
-  // under READ COMMITTED) counts every task a concurrent start of this organization committed
-  // before it. A failed statement aborts the transaction and the COMMIT behind it rolls it back.
-  // The run_task payload is { taskId } (core's jobPayloads.run_task), built here from the new id.
-  const reserved = await sqlOf(deps.db).reserve();
-  let inserted: { id: string; status: TaskStatus }[];
-  try {
-    const results = await Promise.allSettled([
-      reserved`begin`,
-      reserved`select pg_advisory_xact_lock(hashtextextended(${`woopdi:tasks:${organizationId}`}::text, 0))`,
-      reserved<{ id: string; status: TaskStatus }[]>`
-      with active as (
-        select count(*) as n from tasks
-        where organization_id = ${organizationId}::uuid and status in ('queued', 'running')
-      ), task as (
-        insert into tasks (organization_id, created_by, kind, input)
-        select ${organizationId}::uuid, ${actor.userId}::uuid, ${input.kind}::text, ${JSON.stringify(parsed.data)}::jsonb
-        from active where active.n < ${ent.concurrentTasks}::int
-        returning id, status
-      )
-      select id, status, graphile_worker.add_job(
-        identifier => 'run_task',
-        payload => json_build_object('taskId', id),
-        max_attempts => ${kind.maxAttempts}::int
-      ) is not null as queued
-      from task`,
-      reserved`commit`,
-    ]);
-    const failed = results.find((r) => r.status === 'rejected');
-    if (failed) throw failed.reason;
-    inserted = (results[2] as PromiseFulfilledResult<{ id: string; status: TaskStatus }[]>).value;
-  } finally {
-    reserved.release();
-  }
-  const task = inserted[0];
+  // The insert, grouped with this organization's simultaneous starts (task-start-batches.ts).
+  const task = await taskStarts(deps.db)({
+    organizationId,
+    userId: actor.userId,
+    kind: input.kind,
+    input: parsed.data,
+    limit: ent.concurrentTasks,
+    maxAttempts: kind.maxAttempts,
+  });
   if (!task) throw concurrencyRefusal(deps, ent, organizationId);
-  taskScopeCache(deps.db).set(task.id, { organizationId, minRole: roleOfKind(input.kind) });
-  return { taskId: task.id, status: task.status };
+  taskScopeCache(deps.db).set(task.taskId, { organizationId, minRole: roleOfKind(input.kind) });
+  return task;
 }
 
 /** The role a stored kind needs to be seen; a kind no longer in the registry is for ADMINs only. */
