@@ -156,7 +156,9 @@ async function readText(req: IncomingMessage, maxDepth: number): Promise<string 
   const raw = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   if (jsonDepthExceeds(raw, maxDepth))
     throw new BodyRefused({ code: 'BAD_REQUEST', message: tooDeepMessage(maxDepth) });
-  return raw.toString('utf8');
+  const text = raw.toString('utf8');
+  // body-parser decodes with iconv-lite, which drops a UTF-8 byte order mark (for json and text alike).
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
 /** The body as express.json parses it: undefined without one, {} when empty, strict JSON otherwise. */
@@ -164,10 +166,9 @@ async function readJson(
   req: IncomingMessage,
   maxDepth: number,
 ): Promise<Record<string, unknown> | unknown[] | undefined> {
-  let text = await readText(req, maxDepth);
+  const text = await readText(req, maxDepth);
   if (text === undefined) return undefined;
   if (text.length === 0) return {};
-  if (text.charCodeAt(0) === 0xfeff) text = text.slice(1); // as iconv-lite's decoding does
   const first = text[WHITESPACE.exec(text)![0].length];
   if (first !== '{' && first !== '[') throw new BodyRefused(NOT_JSON);
   try {

@@ -222,6 +222,11 @@ describe('the lane answers REST mutations exactly as express and the bridge do',
       () => ({ method: 'POST', path: '/trpc/tasks.start', body: '{', headers: json }),
     ],
     [
+      'tRPC: a UTF-8 byte order mark',
+      401,
+      () => ({ method: 'POST', path: '/trpc/auth.login', body: `\ufeff${wrong()}`, headers: json }),
+    ],
+    [
       'tRPC: a body nested too deep',
       400,
       () => ({ method: 'POST', path: '/trpc/auth.login', body: nested(5000), headers: json }),
