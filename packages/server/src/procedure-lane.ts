@@ -1,14 +1,15 @@
 // The procedure lane: the calls a front end and a REST client send most, answered by calling the
 // procedure directly — GET calls of query procedures (REST `GET /api/...` and tRPC `GET /trpc/...`,
-// single or batched) and REST mutations with a JSON body (`POST`/`PUT`/`PATCH /api/...`). It is the
-// adapters' own contract (same gates, validation, error shapes, statuses and headers; for a body,
-// express.json's limit, depth guard and strict parsing with the same 400 answers), without their
-// per-call machinery: the tRPC adapter builds a fetch Request/Response per call, the REST bridge a
-// caller proxy, a URL, an AbortController and a schema coercion pass, and express a router walk and
-// a body-parser pipeline. Profiled in issues #11 and #12: those layers and their garbage were most
-// of the hot path, and of a task start's time in the api. Anything else (DELETE, tRPC mutations,
-// streams, subscriptions, unknown paths, unparsable query input, a body that is compressed, chunked,
-// not UTF-8 or over the limit, routes express owns) goes on to the general adapters untouched.
+// single or batched) and mutations with a JSON body (REST `POST`/`PUT`/`PATCH /api/...`, tRPC
+// `POST /trpc/...`, single or batched). It is the adapters' own contract (same gates, validation,
+// error shapes, statuses and headers; for a body, express's limit, depth guard and parsing with the
+// same answers), without their per-call machinery: the tRPC adapter builds a fetch Request/Response
+// per call, the REST bridge a caller proxy, a URL, an AbortController and a schema coercion pass, and
+// express a router walk and a body-parser pipeline. Profiled in issues #11 and #12: those layers and
+// their garbage were most of the hot path, and of a task start's time in the api. Anything else
+// (DELETE, streamed tRPC batches, a tRPC body not declared application/json, subscriptions, unknown
+// paths, unparsable query input, a body that is compressed, chunked, not UTF-8 or over the limit,
+// routes express owns) goes on to the general adapters untouched.
 import type { IncomingMessage } from 'node:http';
 import { parse as parseQuery } from 'node:querystring';
 import { type AnyProcedure, type AnyRouter, TRPCError } from '@trpc/server';
