@@ -49,6 +49,15 @@ describe.each(implementations)('%s bus', (_name, make) => {
     expect(got.map((e) => e.n)).toEqual([...Array(200).keys()]);
   });
 
+  it('keeps the order of publishes issued together without waiting (auto-pipelined on Redis)', async () => {
+    const b = bus();
+    const sub = b.subscribe<{ n: number }>('ch:burst');
+    await sub.ready;
+    await Promise.all(Array.from({ length: 500 }, (_, n) => b.publish('ch:burst', { n })));
+    const got = await take(sub, 500);
+    expect(got.map((e) => e.n)).toEqual([...Array(500).keys()]);
+  });
+
   it('gives each subscriber its own copy, and one leaving does not stop the other', async () => {
     const b = bus();
     const a = b.subscribe<{ v: number }>('ch:shared');
