@@ -1,7 +1,7 @@
 // Micro-benchmark (in process, no HTTP): CPU per call of organizations.get through the router's
 // own pipeline (gates, validation, caches warm). For profiling the procedure layer alone:
 //   npx tsx scripts/bench/micro-procedure.ts
-import { appRouter, createAccessTokens, createAuthCache } from '@woopdi/api';
+import { appRouter, createAccessTokens, createAuthCache, createContextFactory } from '@woopdi/api';
 import { createEventBus, createLogger, createRateLimits, loadConfig } from '@woopdi/core';
 import { createDb } from '@woopdi/db';
 import { createDataset } from './lib/dataset.js';
@@ -33,9 +33,12 @@ const deps = {
 const procedure = (appRouter._def.procedures as Record<string, unknown>)['organizations.get'] as (
   o: object,
 ) => Promise<unknown>;
+// The context as a request gets it: the same factory the HTTP and websocket adapters call.
+const createContext = createContextFactory(deps);
 const callOnce = (i: number) => {
   const pair = data.pairs[i % data.pairs.length]!;
-  const ctx = { ...deps, accessToken: pair.token, requestId: 'x', ip: null, userAgent: null, logFields: {} };
+  const req = { headers: { authorization: `Bearer ${pair.token}` }, id: 'x', socket: {} };
+  const ctx = createContext({ req: req as never, info: { connectionParams: null } as never });
   return procedure({
     ctx,
     path: 'organizations.get',
