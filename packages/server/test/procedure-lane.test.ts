@@ -290,6 +290,21 @@ describe('the lane answers REST mutations exactly as express and the bridge do',
     expect(viaLane.headers['content-security-policy']).toBe(viaExpress.headers['content-security-policy']);
   });
 
+  it("the path's organization id wins over one the body names (tenant scope comes from the path)", async () => {
+    const elsewhere = '00000000-0000-4000-8000-000000000000';
+    for (const base of [server.url, expressUrl]) {
+      const renamed = await send(base, {
+        method: 'PUT',
+        path: `/api/organizations/${organizationId}`,
+        body: JSON.stringify({ organizationId: elsewhere, name: 'Lane' }),
+        headers: json,
+        auth: true,
+      });
+      expect(renamed.status, renamed.text).toBe(200);
+      expect(JSON.parse(renamed.text).id).toBe(organizationId);
+    }
+  });
+
   it('an enrolment without a body answers the same fields on both', async () => {
     const viaLane = await send(server.url, { method: 'POST', path: '/api/auth/2fa/enroll', auth: true });
     const viaExpress = await send(expressUrl, { method: 'POST', path: '/api/auth/2fa/enroll', auth: true });

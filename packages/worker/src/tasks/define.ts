@@ -96,7 +96,9 @@ export function defineTask<N extends JobName>(name: N, handler: TaskHandler<N>):
         const started = performance.now();
         let outcome = 'failure';
         try {
-          await handler(parsed.data, { ...deps, logger, helpers });
+          // Object.assign, not `{ ...deps, logger, helpers }`: V8 makes a hidden class per object
+          // built that way (api's context.ts), one per job here.
+          await handler(parsed.data, Object.assign({}, deps, { logger, helpers }));
           outcome = 'success';
         } finally {
           metrics.jobs.inc({ task: name, outcome });
