@@ -103,9 +103,12 @@ it("an API key's revocation reaches the key's own streams, not its creator's use
   const owner = await signUp(deps);
   const org = await owner.api.organizations.create({ name: 'Key revoked' });
   const { apiKey } = await owner.api.apiKeys.create({ organizationId: org.id, name: 'k', role: 'MEMBER' });
+  // Subscribed before the revocation and the sign-out (started alongside, a sign-out that won the
+  // race refused the subscription itself: 401).
+  const stream = await owner.api.users.events();
   const events: UserEvent[] = [];
   const reading = (async () => {
-    for await (const e of await owner.api.users.events()) events.push(e);
+    for await (const e of stream) events.push(e);
   })();
   await owner.api.apiKeys.revoke({ organizationId: org.id, apiKeyId: apiKey.id });
   await owner.api.auth.logout({ everywhere: false });
