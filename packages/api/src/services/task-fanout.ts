@@ -12,6 +12,13 @@
 // right now (Redis down) does not hold a stream back: after a short wait the feed serves what the
 // table holds, and re-reads when the subscription takes effect.
 //
+// A task started in this process gets its feed before its job exists (`reserve`): the subscription
+// goes out beside the start's rate-limit call and has taken effect before the insert is sent, so
+// the feed holds every event from seq 1 and the follower that opens right after the start (the
+// usual case) joins it without a SUBSCRIBE or a read of the table. A reservation no follower takes
+// is given back after a few seconds; one whose subscription was not ready in time is given back at
+// once, and followers open the feed the usual way.
+//
 // Guarantee, per follower: subscribe first (the feed is subscribed before the follower registers),
 // then backfill after lastEventId (from the feed's log or the table), then live events — every seq
 // after lastEventId exactly once, in order; the follower ends after the terminal event, or when
@@ -113,8 +120,10 @@ export interface Follow {
 }
 
 export interface FanoutStats {
-  /** Bus subscriptions held for task channels: one per followed task. */
+  /** Bus subscriptions held for task channels: one per followed (or reserved) task. */
   taskSubscriptions: number;
+  /** Feeds reserved for tasks started here that no follower has opened yet. */
+  reserved: number;
   /** Bus subscriptions held for user channels (access loss): one per followed user. */
   userSubscriptions: number;
   /** Followers attached, over all tasks. */
@@ -124,7 +133,24 @@ export interface FanoutStats {
 export interface TaskFanout {
   /** Subscribes (or joins the task's and the user's shared subscriptions), ready to attach. */
   open(scope: TaskStreamScope, lastEventId: number): Promise<PendingFollow>;
+  /**
+   * A feed for a task about to be created (its id chosen, its insert not yet sent): subscribes now.
+   * Undefined when the task already has a feed or too many reservations are open.
+   */
+  reserve(taskId: string): FeedReservation | undefined;
   stats(): FanoutStats;
+}
+
+/** A feed subscribed before its task exists, so it holds every event the task will have. */
+export interface FeedReservation {
+  /**
+   * Call just before the task's insert is sent. True when the subscription has taken effect (waiting
+   * at most reserveWaitMs for it): the feed then serves the task's first follower. False, and the
+   * reservation is given back, when it has not: the task's followers open a feed the usual way.
+   */
+  seal(): Promise<boolean>;
+  /** The task was not created: the subscription is given back at once. Idempotent. */
+  cancel(): void;
 }
 
 export interface FanoutOptions {
@@ -153,6 +179,14 @@ export interface FanoutOptions {
    * stream is refused with 503), and the next read starts afresh.
    */
   readTimeoutMs?: number;
+  /** How long a reserved feed waits for its first follower before it is given back (default 3 s). */
+  reserveLingerMs?: number;
+  /** Reservations open at once, at most (default 1,000); a start beyond it reserves nothing. */
+  maxReserved?: number;
+  /** How long sealing a reservation waits for its subscription (default 50 ms; it was sent earlier). */
+  reserveWaitMs?: number;
+  /** The JSON bytes a reserved feed's log keeps until a follower takes it (default 64 KiB). */
+  reservedLogBytes?: number;
 }
 
 interface FollowerState {
@@ -191,6 +225,10 @@ interface Feed {
   reading: Promise<void> | undefined;
   /** The feed failed (bus error): it delivers nothing more, and a new follower gets a new feed. */
   dead: boolean;
+  /** Reserved by a start in this process and not yet taken by a follower: one of `refs` is its. */
+  reserved: boolean;
+  /** Gives an untaken reservation back. */
+  linger: NodeJS.Timeout | undefined;
 }
 
 interface Watch {
@@ -203,6 +241,12 @@ interface Watch {
 }
 
 const fanouts = new WeakMap<EventBus, TaskFanout>();
+
+/**
+ * The fan-out of this bus if this process has one (it serves task streams), else undefined: a start
+ * reserves a feed only where its followers would open it.
+ */
+export const existingTaskFanout = (bus: EventBus): TaskFanout | undefined => fanouts.get(bus);
 
 /** The fan-out of this process's bus (one per bus: per api process in production). */
 export function getTaskFanout(
@@ -227,12 +271,17 @@ export function createTaskFanout(
   const watchLingerMs = options.watchLingerMs ?? 10_000;
   const busWaitMs = options.busWaitMs ?? 1_000;
   const readTimeoutMs = options.readTimeoutMs ?? 10_000;
+  const reserveLingerMs = options.reserveLingerMs ?? 3_000;
+  const maxReserved = options.maxReserved ?? 1_000;
+  const reserveWaitMs = options.reserveWaitMs ?? 50;
+  const reservedLogBytes = Math.min(logBytes, options.reservedLogBytes ?? 64 * 1024);
   // A feed starts with the task's events when it has at most this many (one statement either way).
   const headEvents = Math.min(logSize, 32);
   const feeds = new Map<string, Feed>();
   const watches = new Map<string, Watch>();
   let followerCount = 0;
   let subscriptionCount = 0;
+  let reservedCount = 0;
 
   // The bus (re)connected: whatever it carried meanwhile may be lost. One read per followed task.
   deps.bus.onReconnect?.(() => {
@@ -261,11 +310,11 @@ export function createTaskFanout(
     }
   }
 
-  /** `ready`, or after `busWaitMs` whatever it is by then; true when it resolved in time. */
-  async function readyWithin(ready: Promise<void>): Promise<boolean> {
+  /** `ready`, or after `waitMs` whatever it is by then; true when it resolved in time. */
+  async function readyWithin(ready: Promise<void>, waitMs = busWaitMs): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), busWaitMs);
+      timer = setTimeout(() => resolve(false), waitMs);
       timer.unref();
     });
     const inTime = ready.then(() => true as const);
@@ -283,31 +332,13 @@ export function createTaskFanout(
   function acquireFeed(taskId: string): Feed {
     const existing = feeds.get(taskId);
     if (existing) {
-      existing.refs++;
+      // A reserved feed's reference passes to its first holder.
+      if (existing.reserved) unreserve(existing);
+      else existing.refs++;
       return existing;
     }
-    const feed: Feed = {
-      taskId,
-      refs: 1,
-      followers: new Set(),
-      ready: Promise.resolve(),
-      lastSeq: 0,
-      log: [],
-      logStart: 1,
-      logBytes: 0,
-      finished: false,
-      started: false,
-      subscription: undefined,
-      prefix: undefined,
-      timer: undefined,
-      reading: undefined,
-      dead: false,
-    };
-    feeds.set(taskId, feed);
-    const subscription = deps.bus.subscribe<TaskEvent>(taskChannel(taskId));
-    feed.subscription = subscription;
-    subscriptionCount++;
-    metrics.taskStreamSubscriptions.inc();
+    const feed = newFeed(taskId);
+    const subscription = subscribeFeed(feed);
     feed.ready = (async () => {
       const subscribed = await readyWithin(subscription.ready);
       // Read after subscribing: every event up to last_seq is stored; every later one is published
@@ -338,12 +369,107 @@ export function createTaskFanout(
           () => undefined,
         );
       }
-      void consume(feed, subscription);
-      feed.timer = setInterval(() => void catchUp(feed), safetyCheckMs);
-      feed.timer.unref();
+      run(feed, subscription);
     })();
     feed.ready.catch(() => dropFeed(feed));
     return feed;
+  }
+
+  function newFeed(taskId: string): Feed {
+    const feed: Feed = {
+      taskId,
+      refs: 1,
+      followers: new Set(),
+      ready: Promise.resolve(),
+      lastSeq: 0,
+      log: [],
+      logStart: 1,
+      logBytes: 0,
+      finished: false,
+      started: false,
+      subscription: undefined,
+      prefix: undefined,
+      timer: undefined,
+      reading: undefined,
+      dead: false,
+      reserved: false,
+      linger: undefined,
+    };
+    feeds.set(taskId, feed);
+    return feed;
+  }
+
+  function subscribeFeed(feed: Feed): BusSubscription<TaskEvent> {
+    const subscription = deps.bus.subscribe<TaskEvent>(taskChannel(feed.taskId));
+    feed.subscription = subscription;
+    subscriptionCount++;
+    metrics.taskStreamSubscriptions.inc();
+    return subscription;
+  }
+
+  /** A started feed receives: live events in order, and the safety check while it runs. */
+  function run(feed: Feed, subscription: BusSubscription<TaskEvent>) {
+    void consume(feed, subscription);
+    feed.timer = setInterval(() => void catchUp(feed), safetyCheckMs);
+    feed.timer.unref();
+  }
+
+  /** The reservation ends; its reference stays with whoever takes it (see acquireFeed). */
+  function unreserve(feed: Feed) {
+    feed.reserved = false;
+    reservedCount--;
+    clearTimeout(feed.linger);
+    feed.linger = undefined;
+  }
+
+  function reserve(taskId: string): FeedReservation | undefined {
+    if (feeds.has(taskId) || reservedCount >= maxReserved) return undefined;
+    const feed = newFeed(taskId);
+    feed.reserved = true;
+    reservedCount++;
+    // The task does not exist yet: position 0 is its whole history.
+    feed.started = true;
+    const subscription = subscribeFeed(feed);
+    let subscribed = false;
+    subscription.ready.then(
+      () => {
+        subscribed = true;
+      },
+      () => undefined,
+    );
+    let sealed: () => void = () => undefined;
+    // A holder that joins before the seal (it cannot know the id yet, but) waits for it.
+    feed.ready = new Promise<void>((resolve) => {
+      sealed = resolve;
+    });
+    const giveBack = () => {
+      if (!feed.reserved) return;
+      unreserve(feed);
+      releaseFeed(feed);
+    };
+    return {
+      async seal() {
+        const ok = subscribed || (await readyWithin(subscription.ready, reserveWaitMs).catch(() => false));
+        if (!ok || feed.dead) {
+          // Events published before the subscription took effect would be missing from the log.
+          if (feed.reserved) unreserve(feed);
+          interrupt(feed);
+          sealed();
+          return false;
+        }
+        run(feed, subscription);
+        if (feed.reserved) {
+          feed.linger = setTimeout(giveBack, reserveLingerMs);
+          feed.linger.unref();
+        }
+        sealed();
+        return true;
+      },
+      cancel() {
+        giveBack();
+        sealed();
+      },
+    };
   }
 
   function unsubscribe(feed: Feed) {
@@ -440,8 +566,10 @@ export function createTaskFanout(
 
   /** Keeps the log within its bounds (at least the newest entry). */
   function trimLog(feed: Feed) {
+    // Until a follower takes it, a reserved feed keeps less: what it drops is read back on demand.
+    const maxBytes = feed.reserved ? reservedLogBytes : logBytes;
     let drop = 0;
-    while (drop < feed.log.length - 1 && (feed.log.length - drop > logSize || feed.logBytes > logBytes)) {
+    while (drop < feed.log.length - 1 && (feed.log.length - drop > logSize || feed.logBytes > maxBytes)) {
       feed.logBytes -= feed.log[drop]!.json().length;
       drop++;
     }
@@ -680,8 +808,10 @@ export function createTaskFanout(
 
   return {
     open,
+    reserve,
     stats: () => ({
       taskSubscriptions: subscriptionCount,
+      reserved: reservedCount,
       userSubscriptions: watches.size,
       followers: followerCount,
     }),

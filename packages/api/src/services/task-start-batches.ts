@@ -16,6 +16,8 @@ import { sqlOf } from '@woopdi/core';
 import type { Db, TaskStatus } from '@woopdi/db';
 
 export interface TaskStartRequest {
+  /** The new task's id when the caller chose it (a reserved feed subscribed to it); else a new one. */
+  id?: string;
   organizationId: string;
   userId: string;
   kind: string;
@@ -144,7 +146,17 @@ function createTaskStarts(db: Db) {
 
   return (request: TaskStartRequest): Promise<TaskStartResult> =>
     new Promise<TaskStartResult>((resolve, reject) => {
-      const pending: Pending = { ...request, id: randomUUID(), resolve, reject };
+      const pending: Pending = {
+        id: request.id ?? randomUUID(),
+        organizationId: request.organizationId,
+        userId: request.userId,
+        kind: request.kind,
+        input: request.input,
+        limit: request.limit,
+        maxAttempts: request.maxAttempts,
+        resolve,
+        reject,
+      };
       const queue = queues.get(request.organizationId);
       if (queue) {
         queue.waiting.push(pending); // goes with the next transaction of this organization

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   appendEvent,
   badRequest,
@@ -16,6 +17,7 @@ import { hasOrgRole } from '../middleware/membership.js';
 import type { ServiceDeps } from './deps.js';
 import { entitlementsOf } from './entitlements.js';
 import { decodeCursor, keysetAfter, page } from './pagination.js';
+import { existingTaskFanout } from './task-fanout.js';
 import { assertCanStart, assertMayStart } from './task-preconditions.js';
 import { concurrencyRefusal, consumeTaskStart } from './task-quotas.js';
 import { type TaskScope, taskScopeCache } from './task-scopes.js';
@@ -56,27 +58,38 @@ export async function startTask(
 ) {
   const kind = taskKinds[input.kind];
   assertMayStart(actor, input.kind);
-  await consumeTaskStart(deps, actor);
-  const parsed = kind.input.safeParse(input.input);
-  if (!parsed.success) {
-    const detail = parsed.error.issues.map((i) => `input.${i.path.join('.')}: ${i.message}`).join('; ');
-    throw badRequest(detail);
+  const taskId = randomUUID();
+  // Where this process serves task streams, the task's feed subscribes now, beside the rate-limit
+  // call: its follower, who opens it once this answers, then needs no SUBSCRIBE or read of its own.
+  const reservation = existingTaskFanout(deps.bus)?.reserve(taskId);
+  try {
+    await consumeTaskStart(deps, actor);
+    const parsed = kind.input.safeParse(input.input);
+    if (!parsed.success) {
+      const detail = parsed.error.issues.map((i) => `input.${i.path.join('.')}: ${i.message}`).join('; ');
+      throw badRequest(detail);
+    }
+    const organizationId = actor.organizationId;
+    const ent = await entitlementsOf(deps, deps.db, organizationId);
+    await assertCanStart(deps, actor, input.kind, ent);
+    if (reservation) await reservation.seal();
+    // The insert, grouped with this organization's simultaneous starts (task-start-batches.ts).
+    const task = await taskStarts(deps.db)({
+      id: taskId,
+      organizationId,
+      userId: actor.userId,
+      kind: input.kind,
+      input: parsed.data,
+      limit: ent.concurrentTasks,
+      maxAttempts: kind.maxAttempts,
+    });
+    if (!task) throw concurrencyRefusal(deps, ent, organizationId);
+    taskScopeCache(deps.db).set(task.taskId, { organizationId, minRole: roleOfKind(input.kind) });
+    return task;
+  } catch (error) {
+    reservation?.cancel();
+    throw error;
   }
-  const organizationId = actor.organizationId;
-  const ent = await entitlementsOf(deps, deps.db, organizationId);
-  await assertCanStart(deps, actor, input.kind, ent);
-  // The insert, grouped with this organization's simultaneous starts (task-start-batches.ts).
-  const task = await taskStarts(deps.db)({
-    organizationId,
-    userId: actor.userId,
-    kind: input.kind,
-    input: parsed.data,
-    limit: ent.concurrentTasks,
-    maxAttempts: kind.maxAttempts,
-  });
-  if (!task) throw concurrencyRefusal(deps, ent, organizationId);
-  taskScopeCache(deps.db).set(task.taskId, { organizationId, minRole: roleOfKind(input.kind) });
-  return task;
 }
 
 /** The role a stored kind needs to be seen; a kind no longer in the registry is for ADMINs only. */
