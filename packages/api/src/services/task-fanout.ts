@@ -558,10 +558,14 @@ export function createTaskFanout(
       // Nothing is ever appended after a terminal event: the channel has nothing more to say.
       unsubscribe(feed);
     }
+    // The terminal event reaches every follower before any is ended: ending one (its close frame,
+    // its references given back) is work the next socket's last event would wait behind.
+    const ending: FollowerState[] | undefined = entry.terminal ? [] : undefined;
     for (const follower of feed.followers) {
       if (follower.pending) follower.pending.push(entry);
-      else give(feed, follower, entry);
+      else give(feed, follower, entry, ending);
     }
+    if (ending) for (const follower of ending) endFollower(follower, { kind: 'finished' });
   }
 
   /** Keeps the log within its bounds (at least the newest entry). */
@@ -579,8 +583,8 @@ export function createTaskFanout(
     feed.prefix = undefined;
   }
 
-  /** Hands one entry to a follower, ending it after the terminal event. */
-  function give(feed: Feed, follower: FollowerState, entry: FeedEntry) {
+  /** Hands one entry to a follower, ending it after the terminal event (or adding it to `ending`). */
+  function give(feed: Feed, follower: FollowerState, entry: FeedEntry, ending?: FollowerState[]) {
     if (follower.done) return;
     if (entry.seq <= follower.sent) {
       // A lastEventId beyond the task's real last event must not wait forever.
@@ -595,7 +599,9 @@ export function createTaskFanout(
       endFollower(follower, { kind: 'interrupted', error });
       return;
     }
-    if (entry.terminal) endFollower(follower, { kind: 'finished' });
+    if (!entry.terminal) return;
+    if (ending) ending.push(follower);
+    else endFollower(follower, { kind: 'finished' });
   }
 
   function interrupt(feed: Feed, error?: unknown) {
