@@ -237,7 +237,18 @@ export function createProcedureLane<C extends Ctx>(options: LaneOptions<C>): Pro
         const query = search ? parseQuery(search) : {};
         for (const key in query) {
           const value = query[key];
-          if (value) input[key] = Array.isArray(value) && value.length === 1 ? value[0] : value;
+          if (!value) continue;
+          const kept = Array.isArray(value) && value.length === 1 ? value[0] : value;
+          // A plain store of `?__proto__=` would set the input's prototype; the bridge's copy (a
+          // spread) makes it a key like any other, and so does this.
+          if (key === '__proto__')
+            Object.defineProperty(input, key, {
+              value: kept,
+              enumerable: true,
+              writable: true,
+              configurable: true,
+            });
+          else input[key] = kept;
         }
         for (const key of route.arrayKeys)
           if (input[key] !== undefined && !Array.isArray(input[key])) input[key] = [input[key]];

@@ -6,8 +6,11 @@
 // its own.
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { initTRPC } from '@trpc/server';
 import { appRouter } from '@woopdi/api';
+import type { OpenApiMeta } from 'trpc-to-openapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { createApp } from '../src/app.js';
 import { createProcedureLane } from '../src/procedure-lane.js';
 import { apiDeps } from '../src/runtime.js';
@@ -305,6 +308,25 @@ describe('the lane answers REST mutations exactly as express and the bridge do',
     }
   });
 
+  it.each([
+    ['one `__proto__` key', '?__proto__=x&limit=1'],
+    ['repeated `__proto__` keys', '?__proto__=a&__proto__=b&limit=1'],
+    ['`__proto__` beside a filter', '?status=queued&__proto__=running'],
+  ])(
+    'a GET query with %s answers as express does (a key like any other, never the prototype)',
+    async (_name, search) => {
+      const sent: Sent = {
+        method: 'GET',
+        path: `/api/organizations/${organizationId}/tasks${search}`,
+        auth: true,
+      };
+      const viaLane = await send(server.url, sent);
+      const viaExpress = await send(expressUrl, sent);
+      expect(viaLane.status, viaLane.text).toBe(viaExpress.status);
+      expect(normal(viaLane.text)).toEqual(normal(viaExpress.text));
+    },
+  );
+
   it('an enrolment without a body answers the same fields on both', async () => {
     const viaLane = await send(server.url, { method: 'POST', path: '/api/auth/2fa/enroll', auth: true });
     const viaExpress = await send(expressUrl, { method: 'POST', path: '/api/auth/2fa/enroll', auth: true });
@@ -313,6 +335,39 @@ describe('the lane answers REST mutations exactly as express and the bridge do',
     expect(Object.keys(JSON.parse(viaLane.text)).sort()).toEqual(
       Object.keys(JSON.parse(viaExpress.text)).sort(),
     );
+  });
+});
+
+describe("a GET query's input", () => {
+  it('takes `?__proto__=` as a key like any other (as the bridge does), never as the prototype', async () => {
+    const t = initTRPC.meta<OpenApiMeta>().create();
+    let raw: unknown;
+    const router = t.router({
+      echo: t.procedure
+        .meta({ openapi: { method: 'GET', path: '/echo' } })
+        .input(z.object({ limit: z.string().optional() }))
+        .output(z.string())
+        .use(async ({ getRawInput, next }) => {
+          raw = await getRawInput();
+          return next();
+        })
+        .query(() => 'ok'),
+    });
+    const lane = createProcedureLane({
+      router,
+      createContext: () => ({}),
+      onError: () => undefined,
+      maxBatchSize: 10,
+      errorHeaders: () => undefined,
+      body: { maxBytes: 1024, maxDepth: 64 },
+    });
+    const req = { method: 'GET', url: '/api/echo?__proto__=a&__proto__=b&limit=1', headers: {} };
+    const answered: unknown[] = [];
+    await lane.match(req as unknown as IncomingMessage)!((status, body) => void answered.push(status, body));
+    expect(answered).toEqual([200, 'ok']);
+    expect(Object.getPrototypeOf(raw)).toBe(Object.prototype);
+    expect(Object.getOwnPropertyDescriptor(raw, '__proto__')?.value).toEqual(['a', 'b']);
+    expect(raw).toMatchObject({ limit: '1' });
   });
 });
 
