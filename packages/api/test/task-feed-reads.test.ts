@@ -6,9 +6,10 @@
 import { appendEvent, appendTaskEvent, dependencyUnavailable } from '@woopdi/core';
 import { createDb } from '@woopdi/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTaskFanout, type FollowEnd, type PendingFollow } from '../src/services/task-fanout.js';
+import { createTaskFanout } from '../src/services/task-fanout.js';
 import { createTestDeps, type TestDeps } from '../src/testing.js';
 import { signUp } from './fixtures.js';
+import { collect, within } from './task-feed-helpers.js';
 
 let deps: TestDeps;
 beforeAll(async () => {
@@ -27,22 +28,6 @@ async function queuedTask() {
   });
   return { taskId, scope: { taskId, organizationId: org.id, userId: owner.user.id, familyId: 'f' } };
 }
-
-function collect(pending: PendingFollow) {
-  const seqs: number[] = [];
-  let resolveEnd!: (reason: FollowEnd) => void;
-  const ended = new Promise<FollowEnd>((resolve) => {
-    resolveEnd = resolve;
-  });
-  pending.attach({ deliver: (entry) => void seqs.push(entry.seq), end: resolveEnd });
-  return { seqs, ended };
-}
-
-const within = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)),
-  ]);
 
 describe('task feed reads', () => {
   it('a read that never answers ends the followers waiting on it (reconnect), and a new stream is refused, not held', async () => {

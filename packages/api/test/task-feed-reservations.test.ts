@@ -7,14 +7,10 @@
 import { appendTaskEvent, type BusSubscription, type EventBus } from '@woopdi/core';
 import { createDb } from '@woopdi/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type FollowEnd,
-  getTaskFanout,
-  type PendingFollow,
-  type TaskFanout,
-} from '../src/services/task-fanout.js';
+import { getTaskFanout, type TaskFanout } from '../src/services/task-fanout.js';
 import { createTestDeps, type TestDeps } from '../src/testing.js';
 import { codeOf, signUp } from './fixtures.js';
+import { collect, within } from './task-feed-helpers.js';
 
 let deps: TestDeps;
 let feedDb: ReturnType<typeof createDb>;
@@ -44,22 +40,6 @@ async function owner(d: TestDeps) {
   return { user, org, start };
 }
 
-function collect(pending: PendingFollow) {
-  const seqs: number[] = [];
-  let resolveEnd!: (reason: FollowEnd) => void;
-  const ended = new Promise<FollowEnd>((resolve) => {
-    resolveEnd = resolve;
-  });
-  pending.attach({ deliver: (entry) => void seqs.push(entry.seq), end: resolveEnd });
-  return { seqs, ended };
-}
-
-const within = <T>(promise: Promise<T>, ms: number, what: string) =>
-  Promise.race([
-    promise,
-    new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms)),
-  ]);
-
 async function waitFor(probe: () => boolean, what: string, ms = 5_000) {
   const deadline = Date.now() + ms;
   while (!probe()) {
@@ -70,6 +50,10 @@ async function waitFor(probe: () => boolean, what: string, ms = 5_000) {
 
 /** Events as the worker writes them: durable first, then published. */
 const worker = (d: TestDeps) => ({ db: d.db, bus: d.bus });
+const begin = (taskId: string) =>
+  appendTaskEvent(worker(deps), taskId, { type: 'task_start', message: 'Starting' }, { status: 'running' });
+const finish = (taskId: string) =>
+  appendTaskEvent(worker(deps), taskId, { type: 'task_end', message: 'Done' }, { status: 'succeeded' });
 
 describe('feeds reserved by a start', () => {
   it('the follower who opens after the start joins the reserved feed: every event once, in order, with no read of the table', async () => {
@@ -80,12 +64,7 @@ describe('feeds reserved by a start', () => {
     // From now on a read by the feed would wait for a connection that does not come.
     const held = await feedDb.sql.reserve();
     try {
-      await appendTaskEvent(
-        worker(deps),
-        taskId,
-        { type: 'task_start', message: 'Starting' },
-        { status: 'running' },
-      );
+      await begin(taskId);
       await appendTaskEvent(worker(deps), taskId, { type: 'update', message: 'one' });
       // The publishes reach the feed's subscription (their order is kept).
       await waitFor(() => fanout.stats().taskSubscriptions === 1, 'the feed');
@@ -95,12 +74,7 @@ describe('feeds reserved by a start', () => {
       expect(stream.seqs).toEqual([1, 2]);
       expect(fanout.stats()).toMatchObject({ reserved: 0, taskSubscriptions: 1, followers: 1 });
 
-      await appendTaskEvent(
-        worker(deps),
-        taskId,
-        { type: 'task_end', message: 'Done' },
-        { status: 'succeeded' },
-      );
+      await finish(taskId);
       expect(await within(stream.ended, 5_000, 'the end')).toEqual({ kind: 'finished' });
       expect(stream.seqs).toEqual([1, 2, 3]);
       expect(fanout.stats()).toMatchObject({ taskSubscriptions: 0, followers: 0 });
@@ -128,19 +102,9 @@ describe('feeds reserved by a start', () => {
     expect(fanout.stats()).toMatchObject({ reserved: 0, taskSubscriptions: 0 });
 
     // A follower who comes later opens the feed the usual way (a read of the table).
-    await appendTaskEvent(
-      worker(deps),
-      taskId,
-      { type: 'task_start', message: 'Starting' },
-      { status: 'running' },
-    );
+    await begin(taskId);
     const stream = collect(await within(fanout.open(scope, 0), 5_000, 'open'));
-    await appendTaskEvent(
-      worker(deps),
-      taskId,
-      { type: 'task_end', message: 'Done' },
-      { status: 'succeeded' },
-    );
+    await finish(taskId);
     expect(await within(stream.ended, 5_000, 'the end')).toEqual({ kind: 'finished' });
     expect(stream.seqs).toEqual([1, 2]);
   });
@@ -164,20 +128,10 @@ describe('feeds reserved by a start', () => {
     const { taskId, scope } = await o.start();
     expect(slowFanout.stats()).toMatchObject({ reserved: 0, taskSubscriptions: 0 });
 
-    await appendTaskEvent(
-      worker(deps),
-      taskId,
-      { type: 'task_start', message: 'Starting' },
-      { status: 'running' },
-    );
+    await begin(taskId);
     const stream = collect(await within(slowFanout.open(scope, 0), 5_000, 'open'));
     await appendTaskEvent(worker(deps), taskId, { type: 'update', message: 'one' });
-    await appendTaskEvent(
-      worker(deps),
-      taskId,
-      { type: 'task_end', message: 'Done' },
-      { status: 'succeeded' },
-    );
+    await finish(taskId);
     expect(await within(stream.ended, 5_000, 'the end')).toEqual({ kind: 'finished' });
     expect(stream.seqs).toEqual([1, 2, 3]);
   });
